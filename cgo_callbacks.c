@@ -1,0 +1,224 @@
+/*
+ * C side of the callback seam. libevent calls the static-signature shims
+ * below on the loop thread; each forwards to an exported Go trampoline in
+ * cgo_callbacks.go with the registry key it was given. The helpers bundle
+ * several libevent calls, or a struct timeval, into one cgo crossing.
+ */
+#include "cgo_callbacks.h"
+#include "_cgo_export.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static void golibevent_log_cb(int severity, const char *msg)
+{
+	/* libevent logs a warning between a failed system call and its return,
+	 * and callers read errno after that return, so the Go side must not
+	 * change it. */
+	int saved_errno = errno;
+	goLogCallback(severity, (char *)msg);
+	errno = saved_errno;
+}
+
+static void golibevent_fatal_cb(int err)
+{
+	goFatalCallback(err);
+}
+
+int golibevent_setup(void)
+{
+	int r = evthread_use_pthreads();
+	event_set_log_callback(golibevent_log_cb);
+	event_set_fatal_callback(golibevent_fatal_cb);
+	return r;
+}
+
+void golibevent_event_cb(evutil_socket_t fd, short what, void *key)
+{
+	goEventCallback(fd, what, key);
+}
+
+void golibevent_once_cb(evutil_socket_t fd, short what, void *key)
+{
+	goOnceCallback(fd, what, key);
+}
+
+void golibevent_post_cb(evutil_socket_t fd, short what, void *key)
+{
+	(void)fd;
+	(void)what;
+	goPostCallback(key);
+}
+
+static void usec_to_timeval(int64_t usec, struct timeval *tv)
+{
+	tv->tv_sec = (time_t)(usec / 1000000);
+	tv->tv_usec = (suseconds_t)(usec % 1000000);
+}
+
+struct event *golibevent_event_new(struct event_base *base, evutil_socket_t fd,
+    short what, void *key)
+{
+	return event_new(base, fd, what, golibevent_event_cb, key);
+}
+
+struct event *golibevent_post_event_new(struct event_base *base, void *key)
+{
+	return event_new(base, -1, 0, golibevent_post_cb, key);
+}
+
+int golibevent_event_add(struct event *ev, int64_t timeout_usec)
+{
+	struct timeval tv;
+	if (timeout_usec < 0)
+		return event_add(ev, NULL);
+	usec_to_timeval(timeout_usec, &tv);
+	return event_add(ev, &tv);
+}
+
+int golibevent_event_pending(const struct event *ev, short what,
+    int64_t *deadline_sec, int32_t *deadline_usec)
+{
+	struct timeval tv = {0, 0};
+	int r = event_pending(ev, what, &tv);
+	*deadline_sec = (int64_t)tv.tv_sec;
+	*deadline_usec = (int32_t)tv.tv_usec;
+	return r;
+}
+
+int golibevent_base_once(struct event_base *base, evutil_socket_t fd,
+    short what, void *key, int64_t timeout_usec)
+{
+	struct timeval tv;
+	if (timeout_usec < 0)
+		return event_base_once(base, fd, what, golibevent_once_cb, key, NULL);
+	usec_to_timeval(timeout_usec, &tv);
+	return event_base_once(base, fd, what, golibevent_once_cb, key, &tv);
+}
+
+int golibevent_base_loopexit(struct event_base *base, int64_t delay_usec)
+{
+	struct timeval tv;
+	if (delay_usec < 0)
+		return event_base_loopexit(base, NULL);
+	usec_to_timeval(delay_usec, &tv);
+	return event_base_loopexit(base, &tv);
+}
+
+int golibevent_config_set_max_dispatch_interval(struct event_config *cfg,
+    int64_t interval_usec, int max_callbacks, int min_priority)
+{
+	struct timeval tv;
+	if (interval_usec < 0)
+		return event_config_set_max_dispatch_interval(cfg, NULL,
+		    max_callbacks, min_priority);
+	usec_to_timeval(interval_usec, &tv);
+	return event_config_set_max_dispatch_interval(cfg, &tv, max_callbacks,
+	    min_priority);
+}
+
+int golibevent_init_common_timeout(struct event_base *base,
+    int64_t duration_usec, struct timeval *out)
+{
+	struct timeval tv;
+	const struct timeval *common;
+	usec_to_timeval(duration_usec, &tv);
+	common = event_base_init_common_timeout(base, &tv);
+	if (common == NULL)
+		return -1;
+	*out = *common;
+	return 0;
+}
+
+int golibevent_gettimeofday_cached(struct event_base *base, int64_t *sec,
+    int32_t *usec)
+{
+	struct timeval tv;
+	int r = event_base_gettimeofday_cached(base, &tv);
+	*sec = (int64_t)tv.tv_sec;
+	*usec = (int32_t)tv.tv_usec;
+	return r;
+}
+
+int golibevent_gettime_monotonic(struct event_base *base, int64_t *sec,
+    int32_t *usec)
+{
+	struct timeval tv;
+	int r = event_gettime_monotonic(base, &tv);
+	*sec = (int64_t)tv.tv_sec;
+	*usec = (int32_t)tv.tv_usec;
+	return r;
+}
+
+void *golibevent_event_key(const struct event *ev)
+{
+	if (ev == NULL || event_get_callback(ev) != golibevent_event_cb)
+		return NULL;
+	return event_get_callback_arg(ev);
+}
+
+struct collect_state {
+	void *skip_key;
+	struct golibevent_event_info *rows;
+	int count;
+	int capacity;
+	int failed;
+};
+
+static int collect_one(const struct event_base *base, const struct event *ev,
+    void *arg)
+{
+	struct collect_state *st = arg;
+	struct golibevent_event_info *row;
+	(void)base;
+
+	if (event_get_callback(ev) == golibevent_post_cb &&
+	    event_get_callback_arg(ev) == st->skip_key)
+		return 0;
+	if (st->count == st->capacity) {
+		int capacity = st->capacity ? st->capacity * 2 : 32;
+		void *grown = realloc(st->rows, (size_t)capacity * sizeof(*st->rows));
+		if (grown == NULL) {
+			st->failed = 1;
+			return 1;
+		}
+		st->rows = grown;
+		st->capacity = capacity;
+	}
+	row = &st->rows[st->count++];
+	row->fd = event_get_fd(ev);
+	row->events = event_get_events(ev);
+	row->pending = (short)event_pending(ev,
+	    EV_TIMEOUT | EV_READ | EV_WRITE | EV_SIGNAL | EV_CLOSED, NULL);
+	row->priority = event_get_priority(ev);
+	row->key = golibevent_event_key(ev);
+	return 0;
+}
+
+int golibevent_collect_events(struct event_base *base, void *skip_key,
+    struct golibevent_event_info **rows, int *count)
+{
+	struct collect_state st;
+	memset(&st, 0, sizeof(st));
+	st.skip_key = skip_key;
+	event_base_foreach_event(base, collect_one, &st);
+	if (st.failed) {
+		free(st.rows);
+		return -1;
+	}
+	*rows = st.rows;
+	*count = st.count;
+	return 0;
+}
+
+int golibevent_dump_events(struct event_base *base, char **text, size_t *len)
+{
+	FILE *f = open_memstream(text, len);
+	if (f == NULL)
+		return -1;
+	event_base_dump_events(base, f);
+	if (fclose(f) != 0)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * Declarations shared by the package's cgo files. The C side never stores a
+ * Go pointer: every void *arg handed to libevent is a registry key (a small
+ * block of C memory allocated by github.com/mattn/go-pointer) that the Go
+ * trampolines in cgo_callbacks.go map back to the Go object.
+ */
+#ifndef GOLIBEVENT_CGO_CALLBACKS_H
+#define GOLIBEVENT_CGO_CALLBACKS_H
+
+#include "libevent_version.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+/* Runs once from the package's init: turns on pthread locking and routes
+ * libevent's log and fatal messages to Go. Returns evthread_use_pthreads's
+ * result (0 on success). */
+int golibevent_setup(void);
+
+/* Callback shims that libevent calls; each forwards to a Go trampoline. */
+void golibevent_event_cb(evutil_socket_t fd, short what, void *key);
+void golibevent_once_cb(evutil_socket_t fd, short what, void *key);
+void golibevent_post_cb(evutil_socket_t fd, short what, void *key);
+
+/* Timeouts cross the boundary as microseconds; a negative value means no
+ * timeout (a NULL struct timeval *). */
+struct event *golibevent_event_new(struct event_base *base, evutil_socket_t fd,
+    short what, void *key);
+struct event *golibevent_post_event_new(struct event_base *base, void *key);
+int golibevent_event_add(struct event *ev, int64_t timeout_usec);
+int golibevent_event_pending(const struct event *ev, short what,
+    int64_t *deadline_sec, int32_t *deadline_usec);
+int golibevent_base_once(struct event_base *base, evutil_socket_t fd,
+    short what, void *key, int64_t timeout_usec);
+int golibevent_base_loopexit(struct event_base *base, int64_t delay_usec);
+int golibevent_config_set_max_dispatch_interval(struct event_config *cfg,
+    int64_t interval_usec, int max_callbacks, int min_priority);
+int golibevent_init_common_timeout(struct event_base *base,
+    int64_t duration_usec, struct timeval *out);
+int golibevent_gettimeofday_cached(struct event_base *base, int64_t *sec,
+    int32_t *usec);
+int golibevent_gettime_monotonic(struct event_base *base, int64_t *sec,
+    int32_t *usec);
+
+/* Returns the registry key of an event created by this package, or NULL for
+ * an event that C code created with its own callback. */
+void *golibevent_event_key(const struct event *ev);
+
+/* One row of event_base_foreach_event, collected under the base lock so that
+ * no Go code runs while libevent holds it. */
+struct golibevent_event_info {
+	evutil_socket_t fd;
+	short events;
+	short pending;
+	int priority;
+	void *key;
+};
+
+/* Collects the base's added and active events into a malloc'd array that the
+ * caller frees. Events whose key is skip_key (the base's own Post event) are
+ * left out. Returns -1 when memory runs out. */
+int golibevent_collect_events(struct event_base *base, void *skip_key,
+    struct golibevent_event_info **rows, int *count);
+
+/* Writes event_base_dump_events's output into a malloc'd buffer that the
+ * caller frees. Returns -1 with errno set on failure. */
+int golibevent_dump_events(struct event_base *base, char **text, size_t *len);
+
+#endif

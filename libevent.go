@@ -1,0 +1,308 @@
+//go:build cgo
+
+// Package libevent drives the C libevent 2.1 library (2.1.12 and later 2.1
+// releases) from Go through cgo. libevent runs a callback when a file
+// descriptor becomes ready, a timeout expires or an event is activated, over
+// the best mechanism the operating system has (epoll, poll or select on
+// Linux). Every event goes through libevent's own C code; this package adds Go
+// types, Go errors and Go callbacks on top.
+//
+// # Getting started
+//
+// A [Base] wraps an event_base and runs the loop; an [Event] wraps a struct
+// event:
+//
+//	base, err := libevent.NewBase(nil)
+//	if err != nil { ... }
+//	defer base.Close()
+//	ev, err := base.NewEvent(fd, libevent.EvRead|libevent.EvPersist,
+//		func(ev *libevent.Event, what libevent.EventFlags) { ... })
+//	if err != nil { ... }
+//	ev.Add()
+//	err = base.Run(ctx)
+//
+// # Ownership
+//
+// Every wrapper has a Close method that frees the C object. Close is
+// idempotent; any later use returns an error that matches [ErrClosed] and never
+// touches freed memory. Closing a Base first closes the events created on it.
+// The zero value of a wrapper is not usable: its methods return an error that
+// matches [ErrInvalid].
+//
+// # Threads and goroutines
+//
+// The package calls evthread_use_pthreads when it is initialized, so every
+// base is locked and can be woken from another thread. Callbacks run on the
+// goroutine that runs the base's loop ([Base.Dispatch], [Base.Loop] or
+// [Base.Run]), on that loop's OS thread, one at a time, in libevent's order.
+// The calls that libevent documents as thread-safe work from any goroutine and
+// wake the loop: [Base.Post], [Event.Activate], [Event.Add], [Event.Del],
+// [Base.LoopBreak], [Base.LoopExit] and [Base.ActivateFd]. Everything else
+// belongs to the loop's goroutine, or to any goroutine while the loop is not
+// running. A base created with [NoLock] has no locks: calls from another
+// goroutine while its loop runs return an error that matches [ErrNoLock].
+//
+// # Callbacks
+//
+// C code never holds a Go pointer. libevent is given a key from a handle
+// registry, and exported trampolines map the key back to the Go object. The
+// key is released exactly when libevent can no longer call back for its
+// object. A callback that arrives for an object that was closed meanwhile is
+// dropped; with a logger at debug level each drop is logged.
+//
+// A panic in a callback does not unwind through libevent's C frames. The
+// package recovers it, breaks the loop, and the call that ran the loop panics
+// again with the same value on its own goroutine. The base stays usable. A
+// callback must not call [runtime.Goexit] (testing.T.FailNow calls it).
+//
+// # Errors
+//
+// Failed calls return an [*Error] that names the libevent function and wraps
+// the cause: a [syscall.Errno] where libevent set errno (so errors.Is(err,
+// syscall.EBADF) works), or one of the sentinel errors of this package.
+//
+// # Logging
+//
+// libevent's log messages go to a [log/slog] logger, [slog.Default] unless
+// [SetLogger] sets another. [SetDebugLogging] turns on libevent's debug
+// messages and [EnableDebugMode] turns on its debug mode, which checks the
+// use of events. A fatal libevent error is logged before libevent ends the
+// process.
+//
+// # Build tags
+//
+// By default the package links libevent's static archives (libevent_core.a,
+// libevent_extra.a, libevent_pthreads.a), so a program needs no libevent
+// shared object at run time. The build tag libevent_shared links the shared
+// libraries found through pkg-config instead. On Debian and Ubuntu,
+// third_party/libevent/setup.sh installs libevent-dev, which ships both. The
+// package needs cgo: building with CGO_ENABLED=0 fails with a message.
+package libevent
+
+/*
+#include "cgo_callbacks.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+const (
+	// minVersionNumber is libevent 2.1.12, the oldest release this package
+	// supports.
+	minVersionNumber = 0x02010c00
+	// nextSeriesNumber is libevent 2.2.0; the 2.2 series changed behaviour
+	// that the package relies on.
+	nextSeriesNumber = 0x02020000
+)
+
+func init() {
+	if err := checkVersion(VersionNumber(), Version()); err != nil {
+		panic(err)
+	}
+	if C.golibevent_setup() != 0 {
+		panic("libevent: evthread_use_pthreads failed; libevent was built without pthreads support")
+	}
+}
+
+// Version returns the version string of the linked libevent, such as
+// "2.1.12-stable".
+func Version() string {
+	return C.GoString(C.event_get_version())
+}
+
+// VersionNumber returns the version of the linked libevent as a number in
+// libevent's format: 0x02010c00 for 2.1.12.
+func VersionNumber() uint32 {
+	return uint32(C.event_get_version_number())
+}
+
+// checkVersion rejects libevent releases outside 2.1.12 to 2.1.x. The
+// compile-time check in libevent_version.h covers the headers; this one covers
+// the library that is loaded, which differs from the headers only with the
+// libevent_shared build tag.
+func checkVersion(number uint32, version string) error {
+	if number < minVersionNumber || number >= nextSeriesNumber {
+		return fmt.Errorf("libevent: linked libevent %s (0x%08x) is not supported; "+
+			"this package needs libevent 2.1.12 or a later 2.1 release (run third_party/libevent/setup.sh)",
+			version, number)
+	}
+	return nil
+}
+
+// Sentinel errors. The package returns them wrapped in an [*Error] that names
+// the operation; test for them with errors.Is.
+var (
+	// ErrClosed reports the use of an object after its Close, or of an
+	// object whose Base was closed.
+	ErrClosed = errors.New("use of closed object")
+	// ErrInvalid reports invalid input: a nil callback, unknown flags, a
+	// value out of range, a negative duration or a zero-value wrapper.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrLoopRunning reports an attempt to run a base's loop while it is
+	// already running, from another goroutine or from one of its callbacks.
+	ErrLoopRunning = errors.New("event loop is already running on this base")
+	// ErrNoEvents reports that the loop returned because no events were
+	// pending or active (event_base_loop returned 1).
+	ErrNoEvents = errors.New("no events pending or active")
+	// ErrNoLock reports a call from another goroutine while the loop of a
+	// base created with the NoLock flag runs; such a base cannot be used
+	// from two threads at once.
+	ErrNoLock = errors.New("base has no lock and its loop is running on another goroutine")
+	// ErrTooLate reports a global setting that libevent accepts only before
+	// the first base is created.
+	ErrTooLate = errors.New("must be called before the first base is created")
+	// errFailed stands for a libevent failure that set no errno.
+	errFailed = errors.New("failed")
+)
+
+// Error is the error type of this package: the libevent function (or Go
+// method) that failed and the cause.
+type Error struct {
+	// Op is the libevent function that failed, such as "event_add".
+	Op string
+	// Err is the cause: a syscall.Errno or one of the package's sentinel
+	// errors, possibly wrapped with detail.
+	Err error
+}
+
+func (e *Error) Error() string {
+	return "libevent: " + e.Op + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error {
+	return e.Err
+}
+
+// opError wraps the result of a failed libevent call. cause is the error that
+// cgo's two-result call returned: the errno after the call, or nil when the
+// call left errno at zero.
+func opError(op string, cause error) error {
+	var errno syscall.Errno
+	if errors.As(cause, &errno) && errno != 0 {
+		return &Error{Op: op, Err: errno}
+	}
+	return &Error{Op: op, Err: errFailed}
+}
+
+func wrapError(op string, sentinel error) error {
+	return &Error{Op: op, Err: sentinel}
+}
+
+func invalidError(op, format string, args ...any) error {
+	return &Error{Op: op, Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)}
+}
+
+// logger is the destination of libevent's messages; nil means slog.Default(),
+// looked up for each message so that slog.SetDefault takes effect.
+var logger atomic.Pointer[slog.Logger]
+
+// SetLogger sends libevent's log messages, and the package's own reports
+// (dropped callbacks, fatal errors), to l. A nil l restores [slog.Default].
+// libevent's severities map to slog levels: debug to Debug, msg to Info, warn
+// to Warn and err to Error.
+func SetLogger(l *slog.Logger) {
+	logger.Store(l)
+}
+
+func currentLogger() *slog.Logger {
+	if l := logger.Load(); l != nil {
+		return l
+	}
+	return slog.Default()
+}
+
+func logLevel(severity C.int) slog.Level {
+	switch severity {
+	case C.EVENT_LOG_DEBUG:
+		return slog.LevelDebug
+	case C.EVENT_LOG_MSG:
+		return slog.LevelInfo
+	case C.EVENT_LOG_WARN:
+		return slog.LevelWarn
+	default:
+		return slog.LevelError
+	}
+}
+
+// SetDebugLogging turns libevent's debug messages on or off
+// (event_enable_debug_logging with EVENT_DBG_ALL or EVENT_DBG_NONE). They
+// reach the logger at slog.LevelDebug, so the logger's handler must enable
+// that level for them to appear.
+func SetDebugLogging(on bool) {
+	if on {
+		C.event_enable_debug_logging(C.EVENT_DBG_ALL)
+	} else {
+		C.event_enable_debug_logging(C.EVENT_DBG_NONE)
+	}
+}
+
+var (
+	// baseCreated is set before the first event_base is created; libevent
+	// aborts the process if debug mode or lock debugging is switched on
+	// after that.
+	baseCreated   atomic.Bool
+	globalsMu     sync.Mutex
+	debugModeOn   bool
+	lockDebugOn   bool
+	fatalReported atomic.Bool
+)
+
+// EnableDebugMode turns on libevent's debug mode (event_enable_debug_mode),
+// in which libevent tracks every event and reports misuse such as adding an
+// event that was never set up. It costs memory and time for each event. It
+// must be called before the first [NewBase]; later calls return an error that
+// matches [ErrTooLate]. Calling it again after success does nothing.
+func EnableDebugMode() error {
+	globalsMu.Lock()
+	defer globalsMu.Unlock()
+	if debugModeOn {
+		return nil
+	}
+	if baseCreated.Load() {
+		return wrapError("event_enable_debug_mode", ErrTooLate)
+	}
+	C.event_enable_debug_mode()
+	debugModeOn = true
+	return nil
+}
+
+// EnableLockDebugging wraps libevent's locks in checks that catch a lock
+// released by the wrong thread or released twice
+// (evthread_enable_lock_debugging). It must be called before the first
+// [NewBase]; later calls return an error that matches [ErrTooLate].
+func EnableLockDebugging() error {
+	globalsMu.Lock()
+	defer globalsMu.Unlock()
+	if lockDebugOn {
+		return nil
+	}
+	if baseCreated.Load() {
+		return wrapError("evthread_enable_lock_debugging", ErrTooLate)
+	}
+	C.evthread_enable_lock_debugging()
+	lockDebugOn = true
+	return nil
+}
+
+// raiseFatalErrorForTest makes libevent report a fatal error, which ends the
+// process after the fatal callback. Enabling debug mode twice is a fatal
+// error in libevent 2.1. Only the package's tests call it, in a child
+// process.
+func raiseFatalErrorForTest() {
+	C.event_enable_debug_mode()
+	C.event_enable_debug_mode()
+}
+
+func logFatal(code int) {
+	fatalReported.Store(true)
+	currentLogger().Log(context.Background(), slog.LevelError,
+		"libevent: fatal error; libevent ends the process", slog.Int("code", code))
+}
