@@ -651,16 +651,17 @@ const (
 	// CountVirtual counts virtual events, which libevent's extra modules
 	// add to keep a loop running.
 	CountVirtual CountFlags = C.EVENT_BASE_COUNT_VIRTUAL
-	// CountAdded counts pending events. libevent's own internal events,
-	// such as the one that wakes the loop from other threads, count too.
+	// CountAdded counts pending events and, in libevent 2.1, active
+	// events too: an event that is both counts twice. libevent's internal
+	// events do not count.
 	CountAdded CountFlags = C.EVENT_BASE_COUNT_ADDED
 
 	allCountFlags = CountActive | CountVirtual | CountAdded
 )
 
 // NumEvents returns the number of events of the kinds in which
-// (event_base_get_num_events). An event that is both pending and active
-// counts once for each.
+// (event_base_get_num_events). With CountActive|CountAdded an active event
+// counts twice.
 func (b *Base) NumEvents(which CountFlags) (int, error) {
 	const op = "event_base_get_num_events"
 	if which&^allCountFlags != 0 || which == 0 {
@@ -675,7 +676,7 @@ func (b *Base) NumEvents(which CountFlags) (int, error) {
 
 // MaxEvents returns the largest number of events of the kinds in which that
 // the base has had at once (event_base_get_max_events). If clear is true,
-// the maxima restart from the current counts.
+// the maxima are reset to zero and grow again with the next addition.
 func (b *Base) MaxEvents(which CountFlags, clear bool) (int, error) {
 	const op = "event_base_get_max_events"
 	if which&^allCountFlags != 0 || which == 0 {
@@ -717,7 +718,7 @@ func (b *Base) Dump(w io.Writer) error {
 
 // EventInfo describes one event of a base, as [Base.ForEachEvent] reports it.
 type EventInfo struct {
-	// Event is the event, or nil if C code created it with its own callback.
+	// Event is the event, or nil if C code or libevent itself created it.
 	Event *Event
 	// Fd is the event's descriptor, -1 for a timer.
 	Fd int
@@ -727,6 +728,9 @@ type EventInfo struct {
 	Pending EventFlags
 	// Priority is the event's priority.
 	Priority int
+	// Internal marks an event that libevent uses itself, such as the one
+	// that wakes the loop from other threads.
+	Internal bool
 }
 
 // ForEachEvent calls fn for each pending or active event of the base
@@ -756,6 +760,7 @@ func (b *Base) ForEachEvent(fn func(EventInfo) error) error {
 				Events:   EventFlags(row.events),
 				Pending:  EventFlags(row.pending),
 				Priority: int(row.priority),
+				Internal: row.internal != 0,
 			}
 			if row.key != nil {
 				info.Event, _ = handles.lookup(row.key).(*Event)

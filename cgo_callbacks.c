@@ -7,6 +7,8 @@
 #include "cgo_callbacks.h"
 #include "_cgo_export.h"
 
+#include <event2/event_struct.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -189,9 +191,19 @@ static int collect_one(const struct event_base *base, const struct event *ev,
 	row = &st->rows[st->count++];
 	row->fd = event_get_fd(ev);
 	row->events = event_get_events(ev);
-	row->pending = (short)event_pending(ev,
-	    EV_TIMEOUT | EV_READ | EV_WRITE | EV_SIGNAL | EV_CLOSED, NULL);
+	/* event_pending would take the base lock, which
+	 * event_base_foreach_event already holds and which is not recursive,
+	 * so the same flags are read here directly. */
+	row->pending = 0;
+	if (ev->ev_evcallback.evcb_flags & EVLIST_INSERTED)
+		row->pending |= ev->ev_events &
+		    (EV_READ | EV_WRITE | EV_CLOSED | EV_SIGNAL);
+	if (ev->ev_evcallback.evcb_flags & (EVLIST_ACTIVE | EVLIST_ACTIVE_LATER))
+		row->pending |= ev->ev_res;
+	if (ev->ev_evcallback.evcb_flags & EVLIST_TIMEOUT)
+		row->pending |= EV_TIMEOUT;
 	row->priority = event_get_priority(ev);
+	row->internal = (ev->ev_evcallback.evcb_flags & EVLIST_INTERNAL) != 0;
 	row->key = golibevent_event_key(ev);
 	return 0;
 }

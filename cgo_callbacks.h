@@ -56,6 +56,7 @@ struct golibevent_event_info {
 	short events;
 	short pending;
 	int priority;
+	int internal;
 	void *key;
 };
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -105,4 +106,14 @@ func writeByte(t *testing.T, fd int) {
 	t.Helper()
 	_, err := unix.Write(fd, []byte{'x'})
 	require.NoError(t, err)
+}
+
+// coarseClockResolution returns the resolution of CLOCK_MONOTONIC_COARSE,
+// which libevent uses for timeouts unless a base has PreciseTimer. A timeout
+// can expire up to this much early when measured with time.Now.
+func coarseClockResolution(t *testing.T) time.Duration {
+	t.Helper()
+	var ts unix.Timespec
+	require.NoError(t, unix.ClockGetres(unix.CLOCK_MONOTONIC_COARSE, &ts))
+	return time.Duration(ts.Nano())
 }
