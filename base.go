@@ -76,7 +76,10 @@ type Base struct {
 	children map[child]struct{}
 	onces    map[unsafe.Pointer]struct{}
 
-	postEvent     *C.struct_event
+	postEvent *C.struct_event
+	// postBatches counts the runs of the Post event's callback, each of
+	// which runs every function queued at that moment.
+	postBatches   atomic.Uint64
 	postMu        sync.Mutex
 	postQueue     []func()
 	postScheduled bool
@@ -357,9 +360,16 @@ func (b *Base) loop(op string, flags C.int, runID uint64) error {
 // (LoopNoExitOnEmpty), so events can be added later from other goroutines.
 // Run returns ctx.Err() when ctx ended it, nil after LoopBreak or LoopExit,
 // and otherwise what [Base.Dispatch] returns.
+//
+// A base created with NoLock cannot be woken from the goroutine that watches
+// ctx, so on such a base Run accepts only a ctx that is never done, such as
+// context.Background().
 func (b *Base) Run(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if b != nil && b.noLock && ctx.Done() != nil {
+		return invalidError("event_base_loop", "Run cannot watch a context on a NoLock base; use a context that is never done, or Dispatch")
 	}
 	id := b.runCount.Add(1)
 	// The break goes through Post so that it reaches this run even when ctx
@@ -480,6 +490,7 @@ func (b *Base) Post(fn func()) error {
 
 // runPosted runs the queued functions; it is the Post event's callback.
 func (b *Base) runPosted() {
+	b.postBatches.Add(1)
 	b.postMu.Lock()
 	queue := b.postQueue
 	b.postQueue = nil
