@@ -17,10 +17,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // maxPriorities is the number of priorities a base can have, exclusive
@@ -58,10 +57,10 @@ type Base struct {
 	noLock   bool
 
 	running atomic.Bool
-	// loopTID is the OS thread that runs the loop, 0 when it is not running.
-	// Callbacks run on that thread, so it tells whether a call comes from a
-	// callback of this base.
-	loopTID atomic.Int64
+	// loopThread identifies the OS thread that runs the loop, 0 when it is
+	// not running. Callbacks run on that thread, so it tells whether a call
+	// comes from a callback of this base.
+	loopThread atomic.Uintptr
 	// panicked is the first panic recovered from a callback during the
 	// current loop run. Only the loop's goroutine touches it.
 	panicked *callbackPanic
@@ -79,9 +78,12 @@ type Base struct {
 	postEvent *C.struct_event
 	// postBatches counts the runs of the Post event's callback, each of
 	// which runs every function queued at that moment.
-	postBatches   atomic.Uint64
-	postMu        sync.Mutex
-	postQueue     []func()
+	postBatches atomic.Uint64
+	postMu      sync.Mutex
+	postQueue   []func()
+	// postSpare is an emptied queue kept for reuse, so that a steady
+	// stream of posts does not allocate a new slice for each batch.
+	postSpare     []func()
 	postScheduled bool
 }
 
@@ -170,8 +172,8 @@ func (b *Base) leave() {
 // onLoopThread reports whether the caller runs on the thread of this base's
 // running loop, which means it is one of the loop's callbacks.
 func (b *Base) onLoopThread() bool {
-	tid := b.loopTID.Load()
-	return tid != 0 && tid == int64(unix.Gettid())
+	thread := b.loopThread.Load()
+	return thread != 0 && thread == uintptr(C.golibevent_current_thread())
 }
 
 // Close closes the events created on the base and frees it
@@ -229,6 +231,7 @@ func (b *Base) free() {
 
 	b.postMu.Lock()
 	b.postQueue = nil
+	b.postSpare = nil
 	b.postMu.Unlock()
 	close(b.freed)
 }
@@ -328,11 +331,11 @@ func (b *Base) loop(op string, flags C.int, runID uint64) error {
 	// The loop and its callbacks run on this thread; pin the goroutine so
 	// that the thread id recorded here stays true until the loop returns.
 	runtime.LockOSThread()
-	b.loopTID.Store(int64(unix.Gettid()))
+	b.loopThread.Store(uintptr(C.golibevent_current_thread()))
 	b.activeRun = runID
 	r, errno := C.event_base_loop(b.ptr, flags)
 	b.activeRun = 0
-	b.loopTID.Store(0)
+	b.loopThread.Store(0)
 	runtime.UnlockOSThread()
 
 	p := b.panicked
@@ -493,9 +496,11 @@ func (b *Base) runPosted() {
 	b.postBatches.Add(1)
 	b.postMu.Lock()
 	queue := b.postQueue
-	b.postQueue = nil
+	b.postQueue = b.postSpare
+	b.postSpare = nil
 	b.postScheduled = false
 	b.postMu.Unlock()
+	defer b.recyclePostQueue(queue)
 
 	for i, fn := range queue {
 		if b.life.isClosed() {
@@ -506,6 +511,17 @@ func (b *Base) runPosted() {
 			return
 		}
 	}
+}
+
+// recyclePostQueue empties a queue that runPosted has finished with and keeps
+// it as the next spare.
+func (b *Base) recyclePostQueue(queue []func()) {
+	clear(queue)
+	b.postMu.Lock()
+	if b.postSpare == nil {
+		b.postSpare = queue[:0]
+	}
+	b.postMu.Unlock()
 }
 
 // runOnePosted runs fn and reports whether it returned without panicking.
@@ -761,7 +777,7 @@ func (b *Base) ForEachEvent(fn func(EventInfo) error) error {
 	r := C.golibevent_collect_events(b.ptr, b.key, &rows, &count)
 	b.leave()
 	if r != 0 {
-		return opError(op, unix.ENOMEM)
+		return opError(op, syscall.ENOMEM)
 	}
 	infos := make([]EventInfo, 0, int(count))
 	if count > 0 {

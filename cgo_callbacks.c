@@ -10,6 +10,7 @@
 #include <event2/event_struct.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +35,11 @@ int golibevent_setup(void)
 	event_set_log_callback(golibevent_log_cb);
 	event_set_fatal_callback(golibevent_fatal_cb);
 	return r;
+}
+
+uintptr_t golibevent_current_thread(void)
+{
+	return (uintptr_t)pthread_self();
 }
 
 void golibevent_event_cb(evutil_socket_t fd, short what, void *key)

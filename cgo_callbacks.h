@@ -20,6 +20,10 @@
  * result (0 on success). */
 int golibevent_setup(void);
 
+/* Returns an identifier of the calling thread (pthread_self). Unlike
+ * gettid it needs no system call. */
+uintptr_t golibevent_current_thread(void);
+
 /* Callback shims that libevent calls; each forwards to a Go trampoline. */
 void golibevent_event_cb(evutil_socket_t fd, short what, void *key);
 void golibevent_once_cb(evutil_socket_t fd, short what, void *key);

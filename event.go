@@ -10,6 +10,7 @@ import "C"
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -122,8 +123,9 @@ func (b *Base) NewEvent(fd int, what EventFlags, fn EventFunc) (*Event, error) {
 	return e, nil
 }
 
-// NewTimer creates a timer event that runs fn; add it with
-// [Event.AddTimeout].
+// NewTimer creates a timer event that runs fn once each time it is added
+// with [Event.AddTimeout] (evtimer_new). For a timer that repeats at its
+// interval until deleted, use NewEvent(-1, EvPersist, fn).
 func (b *Base) NewTimer(fn EventFunc) (*Event, error) {
 	return b.NewEvent(-1, 0, fn)
 }
@@ -156,9 +158,10 @@ func (b *Base) checkEventArgs(op string, fd int, what EventFlags, allowed EventF
 }
 
 // checkDescriptor fails with EBADF for a descriptor that is not open, and
-// with EPERM for a regular file or directory on the epoll backend: epoll_ctl
-// rejects those, and with the changelist the rejection would only be logged
-// at dispatch time.
+// with EPERM on the epoll backend for a descriptor that epoll cannot watch:
+// regular files, directories and devices without poll support such as
+// /dev/null. epoll_ctl rejects those, but with the changelist the rejection
+// would only be logged at dispatch time and the event would never fire.
 func checkDescriptor(op string, fd int, b *Base) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -168,9 +171,43 @@ func checkDescriptor(op string, fd int, b *Base) error {
 		return nil
 	}
 	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFSOCK, unix.S_IFIFO:
+		return nil
 	case unix.S_IFREG, unix.S_IFDIR:
 		return &Error{Op: op, Err: fmt.Errorf("descriptor %d is a regular file or directory, which epoll cannot watch (use the poll or select backend): %w", fd, unix.EPERM)}
 	}
+	if err := probeEpoll(fd); err != nil {
+		return &Error{Op: op, Err: fmt.Errorf("epoll cannot watch descriptor %d (use the poll or select backend): %w", fd, err)}
+	}
+	return nil
+}
+
+// epollProbe is an epoll instance, opened on first use and kept for the life
+// of the process, on which probeEpoll tries descriptors of types that epoll
+// may or may not support.
+var epollProbe struct {
+	once sync.Once
+	mu   sync.Mutex
+	fd   int
+	err  error
+}
+
+// probeEpoll returns the error that epoll_ctl gives for fd, or nil if epoll
+// accepts it (or if the probe itself cannot be set up).
+func probeEpoll(fd int) error {
+	epollProbe.once.Do(func() {
+		epollProbe.fd, epollProbe.err = unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	})
+	if epollProbe.err != nil {
+		return nil
+	}
+	epollProbe.mu.Lock()
+	defer epollProbe.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN}
+	if err := unix.EpollCtl(epollProbe.fd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return err
+	}
+	_ = unix.EpollCtl(epollProbe.fd, unix.EPOLL_CTL_DEL, fd, nil)
 	return nil
 }
 

@@ -335,6 +335,23 @@ func TestEpollRejectsRegularFile(t *testing.T) {
 	})
 }
 
+func TestEpollRejectsDevNull(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	require.NoError(t, err)
+	defer f.Close()
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		ev, err := b.NewEvent(int(f.Fd()), EvRead, noop)
+		if b.backend() == "epoll" {
+			assert.ErrorIs(t, err, unix.EPERM)
+			return
+		}
+		require.NoError(t, err)
+		require.NoError(t, ev.Add())
+		require.ErrorIs(t, b.Dispatch(), ErrNoEvents)
+	})
+}
+
 func TestEventCloseFromAnotherGoroutineWaits(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		b := newBase(t, bk)
