@@ -27,6 +27,7 @@ type fixture struct {
 	closedEvent *Event
 	closedFd    int
 	regularFile int
+	blockingFd  int
 }
 
 func newFixture(t *testing.T, bk backend) *fixture {
@@ -60,10 +61,14 @@ func newFixture(t *testing.T, bk backend) *fixture {
 
 	path := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(path, []byte("x"), 0o644))
-	file, err := os.Open(path)
-	require.NoError(t, err)
-	t.Cleanup(func() { file.Close() })
-	f.regularFile = int(file.Fd())
+	f.regularFile = openNonBlocking(t, path)
+
+	require.NoError(t, unix.Pipe2(p[:], unix.O_CLOEXEC))
+	t.Cleanup(func() {
+		unix.Close(p[0])
+		unix.Close(p[1])
+	})
+	f.blockingFd = p[0]
 	return f
 }
 
@@ -245,6 +250,12 @@ func TestBadInput(t *testing.T) {
 			badCase{"close-only event", nil, func(f *fixture) error {
 				return newEvent(f.base, f.readEnd, EvClosed, noop)
 			}},
+			badCase{"blocking descriptor", nil, func(f *fixture) error {
+				return newEvent(f.base, f.blockingFd, EvRead, noop)
+			}},
+			badCase{"blocking descriptor for once", nil, func(f *fixture) error {
+				return f.base.Once(f.blockingFd, EvRead, time.Hour, noopOnce)
+			}},
 		)
 		for _, c := range cases {
 			err := c.call(f)
@@ -258,6 +269,13 @@ func TestBadInput(t *testing.T) {
 				want = syscall.EPERM
 			case "close-only event":
 				if f.base.Features()&FeatureEarlyClose != 0 {
+					assert.NoError(t, err, c.name)
+					continue
+				}
+				want = ErrInvalid
+			case "blocking descriptor", "blocking descriptor for once":
+				// Only libevent's debug mode rejects blocking descriptors.
+				if !debugModeEnabled() {
 					assert.NoError(t, err, c.name)
 					continue
 				}

@@ -143,6 +143,9 @@ func (b *Base) checkEventArgs(op string, fd int, what EventFlags, allowed EventF
 		if what&EvET != 0 {
 			return invalidError(op, "EvET needs EvRead or EvWrite")
 		}
+		if fd >= 0 {
+			return checkNonBlocking(op, fd)
+		}
 		return nil
 	}
 	if fd < 0 {
@@ -154,7 +157,27 @@ func (b *Base) checkEventArgs(op string, fd int, what EventFlags, allowed EventF
 	if b != nil && b.ptr != nil && what&ioFlags == EvClosed && b.features&FeatureEarlyClose == 0 {
 		return invalidError(op, "EvClosed alone never fires on the %s backend, which lacks FeatureEarlyClose; add EvRead and read to the end of the stream", b.backend())
 	}
-	return checkDescriptor(op, fd, b)
+	if err := checkDescriptor(op, fd, b); err != nil {
+		return err
+	}
+	return checkNonBlocking(op, fd)
+}
+
+// checkNonBlocking rejects a descriptor without O_NONBLOCK while libevent's
+// debug mode is on: event_assign then asserts that the descriptor is
+// non-blocking and ends the process when it is not.
+func checkNonBlocking(op string, fd int) error {
+	if !debugModeEnabled() {
+		return nil
+	}
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return &Error{Op: op, Err: err}
+	}
+	if flags&unix.O_NONBLOCK == 0 {
+		return invalidError(op, "descriptor %d is in blocking mode, which libevent's debug mode does not allow; set O_NONBLOCK", fd)
+	}
+	return nil
 }
 
 // checkDescriptor fails with EBADF for a descriptor that is not open, and

@@ -313,10 +313,7 @@ func TestEventAccessors(t *testing.T) {
 func TestEpollRejectsRegularFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data")
 	require.NoError(t, os.WriteFile(path, []byte("content"), 0o644))
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	fd := int(f.Fd())
+	fd := openNonBlocking(t, path)
 
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		b := newBase(t, bk)
@@ -336,12 +333,10 @@ func TestEpollRejectsRegularFile(t *testing.T) {
 }
 
 func TestEpollRejectsDevNull(t *testing.T) {
-	f, err := os.Open(os.DevNull)
-	require.NoError(t, err)
-	defer f.Close()
+	fd := openNonBlocking(t, os.DevNull)
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		b := newBase(t, bk)
-		ev, err := b.NewEvent(int(f.Fd()), EvRead, noop)
+		ev, err := b.NewEvent(fd, EvRead, noop)
 		if b.backend() == "epoll" {
 			assert.ErrorIs(t, err, unix.EPERM)
 			return

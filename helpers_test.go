@@ -118,3 +118,13 @@ func coarseClockResolution(t *testing.T) time.Duration {
 	require.NoError(t, unix.ClockGetres(unix.CLOCK_MONOTONIC_COARSE, &ts))
 	return 2 * time.Duration(ts.Nano())
 }
+
+// openNonBlocking opens path read-only with O_NONBLOCK, which libevent's
+// debug mode requires of every descriptor, and closes it when the test ends.
+func openNonBlocking(t *testing.T, path string) int {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { unix.Close(fd) })
+	return fd
+}

@@ -257,7 +257,10 @@ var (
 
 // EnableDebugMode turns on libevent's debug mode (event_enable_debug_mode),
 // in which libevent tracks every event and reports misuse such as adding an
-// event that was never set up. It costs memory and time for each event. It
+// event that was never set up. It costs memory and time for each event. In
+// debug mode libevent ends the process when an event is created on a
+// descriptor without O_NONBLOCK, so NewEvent and Once return an error for
+// such a descriptor instead. It
 // must be called before the first [NewBase]; later calls return an error that
 // matches [ErrTooLate]. Calling it again after success does nothing.
 func EnableDebugMode() error {
@@ -272,6 +275,13 @@ func EnableDebugMode() error {
 	C.event_enable_debug_mode()
 	debugModeOn = true
 	return nil
+}
+
+// debugModeEnabled reports whether EnableDebugMode has succeeded.
+func debugModeEnabled() bool {
+	globalsMu.Lock()
+	defer globalsMu.Unlock()
+	return debugModeOn
 }
 
 // EnableLockDebugging wraps libevent's locks in checks that catch a lock
