@@ -77,8 +77,8 @@ func noop(*Event, EventFlags) {}
 func noopOnce(int, EventFlags) {}
 
 // TestBadInput feeds every kind of invalid input to the API. Each case must
-// return an error that matches want and names the libevent operation; none
-// may crash the process or reach one of libevent's fatal checks.
+// return an error that matches want and names the libevent operation. No
+// case may crash the process or reach one of libevent's fatal checks.
 func TestBadInput(t *testing.T) {
 	type badCase struct {
 		name string

@@ -58,7 +58,7 @@ type Base struct {
 
 	running atomic.Bool
 	// loopThread identifies the OS thread that runs the loop, 0 when it is
-	// not running. Callbacks run on that thread, so it tells whether a call
+	// not running. Callbacks run on that thread, so a match shows that a call
 	// comes from a callback of this base.
 	loopThread atomic.Uintptr
 	// panicked is the first panic recovered from a callback during the
@@ -198,7 +198,7 @@ func (b *Base) Close() error {
 	if b.life.acquire() {
 		b.life.close()
 		// The loop, if running, holds the base, so the pointer stays valid
-		// while it is told to stop.
+		// while the loop is broken.
 		C.event_base_loopbreak(b.ptr)
 		b.leave()
 	}

@@ -53,7 +53,7 @@ func (r *registry) lookup(key unsafe.Pointer) any {
 	return pointer.Restore(key)
 }
 
-// release forgets key. Releasing a key twice is harmless: go-pointer frees
+// release removes key. Releasing a key twice is harmless: go-pointer frees
 // the key's memory, so the second release must not reach it.
 func (r *registry) release(key unsafe.Pointer) {
 	r.mu.Lock()

@@ -36,7 +36,7 @@ const (
 	// that epoll_ctl reports are logged at dispatch time instead of being
 	// returned by Event.Add.
 	EpollUseChangelist BaseFlags = C.EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST
-	// PreciseTimer asks for the most precise (and possibly slower) clock
+	// PreciseTimer requests the most precise (and possibly slower) clock
 	// and, with epoll, for timerfd-based timeouts.
 	PreciseTimer BaseFlags = C.EVENT_BASE_FLAG_PRECISE_TIMER
 
@@ -145,7 +145,7 @@ type Config struct {
 	MaxDispatchInterval time.Duration
 	MaxCallbacks        int
 	MinPriority         int
-	// NumCPUsHint tells libevent how many CPUs to plan for
+	// NumCPUsHint is the number of CPUs libevent should plan for
 	// (event_config_set_num_cpus_hint); only the Windows IOCP backend uses
 	// it. Zero leaves libevent's default.
 	NumCPUsHint int

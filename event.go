@@ -31,7 +31,7 @@ const (
 	// EvPersist keeps the event pending after it fires; without it the
 	// event must be added again.
 	EvPersist EventFlags = C.EV_PERSIST
-	// EvET asks for edge-triggered notification, on backends with
+	// EvET requests edge-triggered notification, on backends with
 	// FeatureET (epoll).
 	EvET EventFlags = C.EV_ET
 	// EvClosed waits for the peer to close the connection, on backends with
@@ -94,10 +94,10 @@ type Event struct {
 // runs fn (event_new). A timer has fd -1 and no EvRead, EvWrite or EvClosed.
 // The event is not pending until [Event.Add] or [Event.AddTimeout].
 //
-// NewEvent checks what libevent would accept silently: fd must be open when
-// what has EvRead, EvWrite or EvClosed; EvET needs EvRead or EvWrite; and
-// EvClosed alone needs a backend with FeatureEarlyClose, since on others it
-// would never fire.
+// NewEvent rejects input that libevent would accept silently. fd must be
+// open when what has EvRead, EvWrite or EvClosed, and EvET needs EvRead or
+// EvWrite. EvClosed alone needs a backend with FeatureEarlyClose, because on
+// others it would never fire.
 func (b *Base) NewEvent(fd int, what EventFlags, fn EventFunc) (*Event, error) {
 	const op = "event_new"
 	if fn == nil {
@@ -400,7 +400,7 @@ func (e *Event) RemoveTimer() error {
 }
 
 // Activate makes the event active as if the conditions in what had occurred
-// (event_active); its callback runs in the next round of callbacks, whether
+// (event_active). Its callback runs in the next round of callbacks, whether
 // or not the event is pending. It may be called from any goroutine.
 func (e *Event) Activate(what EventFlags) error {
 	const op = "event_active"

@@ -125,9 +125,9 @@ func VersionNumber() uint32 {
 }
 
 // checkVersion rejects libevent releases outside 2.1.12 to 2.1.x. The
-// compile-time check in libevent_version.h covers the headers; this one covers
-// the library that is loaded, which differs from the headers only with the
-// libevent_shared build tag.
+// compile-time check in libevent_version.h covers the headers. This one
+// covers the library that is loaded, which can differ from the headers only
+// with the libevent_shared build tag.
 func checkVersion(number uint32, version string) error {
 	if number < minVersionNumber || number >= nextSeriesNumber {
 		return fmt.Errorf("libevent: linked libevent %s (0x%08x) is not supported; "+
@@ -153,7 +153,7 @@ var (
 	// pending or active (event_base_loop returned 1).
 	ErrNoEvents = errors.New("no events pending or active")
 	// ErrNoLock reports a call from another goroutine while the loop of a
-	// base created with the NoLock flag runs; such a base cannot be used
+	// base created with the NoLock flag runs. Such a base cannot be used
 	// from two threads at once.
 	ErrNoLock = errors.New("base has no lock and its loop is running on another goroutine")
 	// ErrTooLate reports a global setting that libevent accepts only before
