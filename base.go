@@ -198,7 +198,10 @@ func (b *Base) Close() error {
 	if b.life.acquire() {
 		b.life.close()
 		// The loop, if running, holds the base, so the pointer stays valid
-		// while the loop is broken.
+		// while the loop is broken. A loop that is about to start would
+		// clear the break, so the Post event, which stays active until a
+		// loop runs it, breaks that loop instead.
+		C.event_active(b.postEvent, C.EV_READ, 0)
 		C.event_base_loopbreak(b.ptr)
 		b.leave()
 	}
@@ -493,6 +496,10 @@ func (b *Base) Post(fn func()) error {
 
 // runPosted runs the queued functions; it is the Post event's callback.
 func (b *Base) runPosted() {
+	if b.life.isClosed() {
+		C.event_base_loopbreak(b.ptr)
+		return
+	}
 	b.postBatches.Add(1)
 	b.postMu.Lock()
 	queue := b.postQueue
@@ -504,6 +511,7 @@ func (b *Base) runPosted() {
 
 	for i, fn := range queue {
 		if b.life.isClosed() {
+			C.event_base_loopbreak(b.ptr)
 			return
 		}
 		if !b.runOnePosted(fn) {

@@ -207,7 +207,8 @@ var logger atomic.Pointer[slog.Logger]
 // SetLogger sends libevent's log messages, and the package's own reports
 // (dropped callbacks, fatal errors), to l. A nil l restores [slog.Default].
 // libevent's severities map to slog levels: debug to Debug, msg to Info, warn
-// to Warn and err to Error.
+// to Warn and err to Error. libevent can log while it holds a base's lock,
+// which is not recursive, so the logger's handler must not call this package.
 func SetLogger(l *slog.Logger) {
 	logger.Store(l)
 }

@@ -5,6 +5,7 @@ package libevent
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -244,6 +245,32 @@ func TestCloseWhileCallbacksRun(t *testing.T) {
 		}
 		wg.Wait()
 		assert.ErrorIs(t, stop(), context.Canceled)
+	})
+}
+
+// TestCloseRacesLoopStart closes a base while another goroutine starts its
+// loop: a break that arrives just before the loop starts must still end it.
+func TestCloseRacesLoopStart(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		for i := 0; i < 200; i++ {
+			b, err := NewBase(&bk.config)
+			require.NoError(t, err)
+			result := make(chan error, 1)
+			go func() { result <- b.Loop(LoopNoExitOnEmpty) }()
+			if i%2 == 1 {
+				runtime.Gosched()
+			}
+			closed := make(chan error, 1)
+			go func() { closed <- b.Close() }()
+			select {
+			case err := <-closed:
+				require.NoError(t, err)
+			case <-time.After(time.Minute):
+				t.Fatal("Close waited for a loop that missed its break")
+			}
+			// Either the loop ran and was closed, or Close came first.
+			assert.ErrorIs(t, <-result, ErrClosed)
+		}
 	})
 }
 
