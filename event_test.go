@@ -4,10 +4,12 @@ package libevent
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -452,5 +454,65 @@ func TestCallbackForClosedEventIsDropped(t *testing.T) {
 			}
 		}
 		assert.True(t, logged, "the drop was not logged at debug level")
+	})
+}
+
+// epollDescriptors returns the open descriptors of this process that are
+// epoll instances.
+func epollDescriptors(t *testing.T) map[int]bool {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	out := map[int]bool{}
+	for _, e := range entries {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err != nil || target != "anon_inode:[eventpoll]" {
+			continue
+		}
+		var fd int
+		_, err = fmt.Sscanf(e.Name(), "%d", &fd)
+		require.NoError(t, err)
+		out[fd] = true
+	}
+	return out
+}
+
+// TestAddErrorWrapsErrno makes epoll_ctl fail inside event_add by adding the
+// base's own epoll descriptor to itself, which the kernel rejects with
+// EINVAL: the error names event_add and wraps the errno libevent left.
+func TestAddErrorWrapsErrno(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		before := epollDescriptors(t)
+		b := newBase(t, bk)
+		var own []int
+		for fd := range epollDescriptors(t) {
+			if !before[fd] {
+				own = append(own, fd)
+			}
+		}
+		if b.backend() != "epoll" {
+			assert.Empty(t, own, "a %s base opened an epoll instance", bk.name)
+			return
+		}
+		require.Len(t, own, 1, "the epoll base's own descriptor was not found")
+		require.NoError(t, unix.SetNonblock(own[0], true))
+		ev, err := b.NewEvent(own[0], EvRead, noop)
+		require.NoError(t, err)
+		h := captureLog(t, slog.LevelWarn)
+		err = ev.Add()
+		if b.Method() == "epoll (with changelist)" {
+			// With the changelist, epoll_ctl runs at dispatch time and
+			// libevent only logs its failure.
+			require.NoError(t, err)
+			require.NoError(t, b.Loop(LoopNonBlock))
+			records := h.snapshot()
+			require.NotEmpty(t, records)
+			assert.Contains(t, records[0].Message, "Invalid argument")
+			return
+		}
+		var le *Error
+		require.ErrorAs(t, err, &le)
+		assert.Equal(t, "event_add", le.Op)
+		assert.ErrorIs(t, err, syscall.EINVAL)
 	})
 }
