@@ -291,7 +291,7 @@ func TestBadInput(t *testing.T) {
 		}
 
 		// Methods without an error result return zero values.
-		assert.Equal(t, 0, f.closedBase.Priorities())
+		assert.Equal(t, 1, f.closedBase.Priorities())
 		assert.False(t, f.closedBase.GotExit())
 		assert.False(t, f.closedBase.GotBreak())
 		assert.Nil(t, f.closedBase.RunningEvent())

@@ -24,7 +24,7 @@ import (
 
 // maxPriorities is the number of priorities a base can have, exclusive
 // (EVENT_MAX_PRIORITIES); event_base_priority_init accepts 1 to 255.
-const maxPriorities = C.EVENT_MAX_PRIORITIES
+const maxPriorities = 256
 
 // LoopFlags change how [Base.Loop] runs (EVLOOP_*).
 type LoopFlags int
@@ -32,13 +32,13 @@ type LoopFlags int
 const (
 	// LoopOnce waits for events to become active, runs their callbacks and
 	// returns.
-	LoopOnce LoopFlags = C.EVLOOP_ONCE
+	LoopOnce LoopFlags = 0x01
 	// LoopNonBlock runs the callbacks of events that are ready now and
 	// returns without waiting.
-	LoopNonBlock LoopFlags = C.EVLOOP_NONBLOCK
+	LoopNonBlock LoopFlags = 0x02
 	// LoopNoExitOnEmpty keeps the loop running when no events are pending,
 	// until LoopBreak, LoopExit or Close ends it.
-	LoopNoExitOnEmpty LoopFlags = C.EVLOOP_NO_EXIT_ON_EMPTY
+	LoopNoExitOnEmpty LoopFlags = 0x04
 
 	allLoopFlags = LoopOnce | LoopNonBlock | LoopNoExitOnEmpty
 )
@@ -365,7 +365,9 @@ func (b *Base) loop(op string, flags C.int, runID uint64) error {
 // ends it. The loop keeps running while no events are pending
 // (LoopNoExitOnEmpty), so events can be added later from other goroutines.
 // Run returns ctx.Err() when ctx ended it, nil after LoopBreak or LoopExit,
-// and otherwise what [Base.Dispatch] returns.
+// and otherwise what [Base.Dispatch] returns. Another goroutine watches ctx
+// and breaks the loop through Post, so callbacks that are already active run
+// first; to stop at once from a callback, call LoopBreak.
 //
 // A base created with NoLock cannot be woken from the goroutine that watches
 // ctx, so on such a base Run accepts only a ctx that is never done, such as
@@ -597,13 +599,10 @@ func (b *Base) SetPriorities(n int) error {
 	return nil
 }
 
-// Priorities returns the number of priorities (event_base_get_npriorities),
-// or 0 after Close.
+// Priorities returns the number of priorities (event_base_get_npriorities).
+// Like Method and Features, it still reports the last value after Close.
 func (b *Base) Priorities() int {
 	if b == nil {
-		return 0
-	}
-	if b.life.isClosed() {
 		return 0
 	}
 	return int(b.npriorities.Load())
@@ -682,14 +681,14 @@ type CountFlags int
 const (
 	// CountActive counts active events, including the base's Post event
 	// while posted functions wait.
-	CountActive CountFlags = C.EVENT_BASE_COUNT_ACTIVE
+	CountActive CountFlags = 1
 	// CountVirtual counts virtual events, which libevent's extra modules
 	// add to keep a loop running.
-	CountVirtual CountFlags = C.EVENT_BASE_COUNT_VIRTUAL
+	CountVirtual CountFlags = 2
 	// CountAdded counts pending events and, in libevent 2.1, active
 	// events too: an event that is both counts twice. libevent's internal
 	// events do not count.
-	CountAdded CountFlags = C.EVENT_BASE_COUNT_ADDED
+	CountAdded CountFlags = 4
 
 	allCountFlags = CountActive | CountVirtual | CountAdded
 )

@@ -85,13 +85,34 @@ int golibevent_event_add(struct event *ev, int64_t timeout_usec)
 	return event_add(ev, &tv);
 }
 
+/* libevent keeps a common timeout's queue number in the high bits of
+ * ev_timeout.tv_usec; the low 20 bits are the microseconds. */
+#define GOLIBEVENT_MICROSECONDS_MASK 0x000fffff
+
 int golibevent_event_pending(const struct event *ev, short what,
-    int64_t *deadline_sec, int32_t *deadline_usec)
+    int64_t *left_usec)
 {
-	struct timeval tv = {0, 0};
-	int r = event_pending(ev, what, &tv);
-	*deadline_sec = (int64_t)tv.tv_sec;
-	*deadline_usec = (int32_t)tv.tv_usec;
+	struct timeval deadline, now;
+	int r = event_pending(ev, what, NULL);
+
+	*left_usec = 0;
+	if (!(r & what & EV_TIMEOUT))
+		return r;
+	/* event_pending reports the deadline converted to wall-clock time with
+	 * a correction that libevent refreshes only every few seconds, which
+	 * can put it milliseconds late. The deadline itself is on the base's
+	 * monotonic clock, so the time left is computed on that clock.
+	 * NOTE: ev_timeout is read without the base lock, which libevent does
+	 * not export. A loop thread that re-adds the event at this moment can
+	 * make the result wrong once; the pending flags are always exact. */
+	deadline = ev->ev_timeout;
+	deadline.tv_usec &= GOLIBEVENT_MICROSECONDS_MASK;
+	if (event_gettime_monotonic(event_get_base(ev), &now) != 0)
+		return r;
+	*left_usec = ((int64_t)deadline.tv_sec - (int64_t)now.tv_sec) * 1000000 +
+	    ((int64_t)deadline.tv_usec - (int64_t)now.tv_usec);
+	if (*left_usec < 0)
+		*left_usec = 0;
 	return r;
 }
 

@@ -36,7 +36,7 @@ struct event *golibevent_event_new(struct event_base *base, evutil_socket_t fd,
 struct event *golibevent_post_event_new(struct event_base *base, void *key);
 int golibevent_event_add(struct event *ev, int64_t timeout_usec);
 int golibevent_event_pending(const struct event *ev, short what,
-    int64_t *deadline_sec, int32_t *deadline_usec);
+    int64_t *left_usec);
 int golibevent_base_once(struct event_base *base, evutil_socket_t fd,
     short what, void *key, int64_t timeout_usec);
 int golibevent_base_loopexit(struct event_base *base, int64_t delay_usec);

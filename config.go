@@ -21,24 +21,24 @@ const (
 	// NoLock creates a base without locks. It is faster, but the base can
 	// be used from one goroutine at a time only: Post, LoopBreak and the
 	// other thread-safe calls cannot wake its loop from another goroutine.
-	NoLock BaseFlags = C.EVENT_BASE_FLAG_NOLOCK
+	NoLock BaseFlags = 0x01
 	// IgnoreEnv makes libevent ignore the EVENT_NO* and EVENT_SHOW_METHOD
 	// environment variables when it picks a backend.
-	IgnoreEnv BaseFlags = C.EVENT_BASE_FLAG_IGNORE_ENV
+	IgnoreEnv BaseFlags = 0x02
 	// StartupIOCP starts the IOCP dispatcher at once; it has an effect on
 	// Windows only.
-	StartupIOCP BaseFlags = C.EVENT_BASE_FLAG_STARTUP_IOCP
+	StartupIOCP BaseFlags = 0x04
 	// NoCacheTime makes libevent read the clock after every timeout
 	// callback instead of once per loop iteration.
-	NoCacheTime BaseFlags = C.EVENT_BASE_FLAG_NO_CACHE_TIME
+	NoCacheTime BaseFlags = 0x08
 	// EpollUseChangelist makes the epoll backend batch the changes to its
 	// interest list and apply them once per loop iteration. With it, errors
 	// that epoll_ctl reports are logged at dispatch time instead of being
 	// returned by Event.Add.
-	EpollUseChangelist BaseFlags = C.EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST
+	EpollUseChangelist BaseFlags = 0x10
 	// PreciseTimer requests the most precise (and possibly slower) clock
 	// and, with epoll, for timerfd-based timeouts.
-	PreciseTimer BaseFlags = C.EVENT_BASE_FLAG_PRECISE_TIMER
+	PreciseTimer BaseFlags = 0x20
 
 	allBaseFlags = NoLock | IgnoreEnv | StartupIOCP | NoCacheTime | EpollUseChangelist | PreciseTimer
 )
@@ -78,14 +78,14 @@ type Features int
 
 const (
 	// FeatureET is edge-triggered notification (EvET).
-	FeatureET Features = C.EV_FEATURE_ET
+	FeatureET Features = 0x01
 	// FeatureO1 is O(1) addition, deletion and notification of one event.
-	FeatureO1 Features = C.EV_FEATURE_O1
+	FeatureO1 Features = 0x02
 	// FeatureFDs is support for any file descriptor, not only sockets.
-	FeatureFDs Features = C.EV_FEATURE_FDS
+	FeatureFDs Features = 0x04
 	// FeatureEarlyClose is detection of a closed connection (EvClosed)
 	// without reading the pending data.
-	FeatureEarlyClose Features = C.EV_FEATURE_EARLY_CLOSE
+	FeatureEarlyClose Features = 0x08
 
 	allFeatures = FeatureET | FeatureO1 | FeatureFDs | FeatureEarlyClose
 )
@@ -154,7 +154,7 @@ type Config struct {
 // validate checks the fields that libevent would accept silently or abort
 // on.
 func (c *Config) validate() error {
-	const op = "event_config"
+	const op = "event_base_new_with_config"
 	if c.Method != "" && !containsString(SupportedMethods(), c.Method) {
 		return invalidError(op, "backend %q is not supported on this platform (supported: %s)",
 			c.Method, strings.Join(SupportedMethods(), ", "))

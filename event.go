@@ -23,20 +23,25 @@ type EventFlags int16
 
 const (
 	// EvTimeout reports that the event's timeout expired.
-	EvTimeout EventFlags = C.EV_TIMEOUT
+	EvTimeout EventFlags = 0x01
 	// EvRead waits for the descriptor to become readable.
-	EvRead EventFlags = C.EV_READ
+	EvRead EventFlags = 0x02
 	// EvWrite waits for the descriptor to become writable.
-	EvWrite EventFlags = C.EV_WRITE
+	EvWrite EventFlags = 0x04
 	// EvPersist keeps the event pending after it fires; without it the
 	// event must be added again.
-	EvPersist EventFlags = C.EV_PERSIST
+	EvPersist EventFlags = 0x10
 	// EvET requests edge-triggered notification, on backends with
 	// FeatureET (epoll).
-	EvET EventFlags = C.EV_ET
+	EvET EventFlags = 0x20
 	// EvClosed waits for the peer to close the connection, on backends with
-	// FeatureEarlyClose (epoll).
-	EvClosed EventFlags = C.EV_CLOSED
+	// FeatureEarlyClose (epoll and poll on Linux).
+	EvClosed EventFlags = 0x80
+
+	// evSignal and evFinalize are flags of libevent that the package does
+	// not accept yet; String names them.
+	evSignal   EventFlags = 0x08
+	evFinalize EventFlags = 0x40
 
 	ioFlags        = EvRead | EvWrite | EvClosed
 	allEventFlags  = EvTimeout | ioFlags | EvPersist | EvET
@@ -50,10 +55,10 @@ var eventFlagNames = []struct {
 	{EvTimeout, "EvTimeout"},
 	{EvRead, "EvRead"},
 	{EvWrite, "EvWrite"},
-	{C.EV_SIGNAL, "EvSignal"},
+	{evSignal, "EvSignal"},
 	{EvPersist, "EvPersist"},
 	{EvET, "EvET"},
-	{C.EV_FINALIZE, "EvFinalize"},
+	{evFinalize, "EvFinalize"},
 	{EvClosed, "EvClosed"},
 }
 
@@ -92,7 +97,10 @@ type Event struct {
 
 // NewEvent creates an event on fd that waits for the conditions in what and
 // runs fn (event_new). A timer has fd -1 and no EvRead, EvWrite or EvClosed.
-// The event is not pending until [Event.Add] or [Event.AddTimeout].
+// The event is not pending until [Event.Add] or [Event.AddTimeout]. fd
+// should be non-blocking (O_NONBLOCK), as libevent expects: os.File.Fd
+// switches a file to blocking mode, and libevent's debug mode rejects such
+// a descriptor.
 //
 // NewEvent rejects input that libevent would accept silently. fd must be
 // open when what has EvRead, EvWrite or EvClosed, and EvET needs EvRead or
@@ -417,8 +425,9 @@ func (e *Event) Activate(what EventFlags) error {
 
 // Pending reports which of the conditions in what the event is pending or
 // active for (event_pending). If it is pending with a timeout and what
-// includes EvTimeout, left is the time until the timeout expires, or zero if
-// it has passed.
+// includes EvTimeout, left is the time until the timeout expires on the
+// base's monotonic clock, or zero if it has passed. left is exact when
+// Pending runs on the loop's goroutine or while the loop is not running.
 func (e *Event) Pending(what EventFlags) (pending EventFlags, left time.Duration, err error) {
 	const op = "event_pending"
 	if what&^activatedFlags != 0 {
@@ -428,17 +437,9 @@ func (e *Event) Pending(what EventFlags) (pending EventFlags, left time.Duration
 		return 0, 0, err
 	}
 	defer e.leave()
-	var sec C.int64_t
-	var usec C.int32_t
-	r := C.golibevent_event_pending(e.ptr, C.short(what), &sec, &usec)
-	pending = EventFlags(r)
-	if pending&EvTimeout != 0 {
-		left = time.Until(time.Unix(int64(sec), int64(usec)*1000))
-		if left < 0 {
-			left = 0
-		}
-	}
-	return pending, left, nil
+	var leftMicros C.int64_t
+	r := C.golibevent_event_pending(e.ptr, C.short(what), &leftMicros)
+	return EventFlags(r), time.Duration(leftMicros) * time.Microsecond, nil
 }
 
 // SetPriority sets the event's priority, from 0 (first) to the base's

@@ -117,7 +117,7 @@ if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
 	fail "no C compiler found (gcc or cc); cgo needs one"
 fi
 if ! command -v go >/dev/null 2>&1; then
-	fail "go not found: install Go 1.24 or later from https://go.dev/dl/ and put it on PATH"
+	fail "go not found: install Go 1.26 or later from https://go.dev/dl/ and put it on PATH"
 fi
 
 say "libevent $have_version ok (static archives in $libdir)"
