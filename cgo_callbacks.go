@@ -91,6 +91,48 @@ func noteDropped(kind string, fd int) {
 	}
 }
 
+// syncCallbacks routes panics from callbacks that libevent may run inside a
+// package call instead of from the loop, such as an evbuffer callback that a
+// Buffer.Add triggers. A method that makes such a C call brackets it with
+// begin and end; end panics again with a value that a callback recovered in
+// between. A callback that runs while no such call is in progress came from
+// the loop, and its panic goes to the base.
+type syncCallbacks struct {
+	active   atomic.Int32
+	panicked atomic.Pointer[callbackPanic]
+}
+
+func (s *syncCallbacks) begin() {
+	s.active.Add(1)
+}
+
+func (s *syncCallbacks) end() {
+	s.active.Add(-1)
+	if p := s.panicked.Swap(nil); p != nil {
+		panic(p.value)
+	}
+}
+
+// recoverSync is deferred by the trampolines of objects with synchronous
+// callbacks. base is the base whose loop runs the object's callbacks
+// otherwise, or nil.
+//
+// NOTE: the in-progress count is per object, not per goroutine. If one
+// goroutine is inside a call on the object while the loop runs a callback of
+// the same object on another thread, a panic of that callback reaches the
+// first goroutine's call.
+func recoverSync(s *syncCallbacks, base *Base) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if s.active.Load() > 0 || base == nil {
+		s.panicked.CompareAndSwap(nil, &callbackPanic{value: r})
+		return
+	}
+	base.notePanic(r)
+}
+
 //export goEventCallback
 func goEventCallback(fd C.evutil_socket_t, what C.short, key unsafe.Pointer) {
 	e, _ := handles.lookup(key).(*Event)
