@@ -167,6 +167,7 @@ func (b *Base) leave() {
 	if b.life.release() {
 		b.free()
 	}
+	rethrowSyncPanic()
 }
 
 // onLoopThread reports whether the caller runs on the thread of this base's
@@ -285,7 +286,7 @@ func (b *Base) Features() Features {
 // broken, and the call that runs the loop panics again with the same value.
 func (b *Base) recoverCallback() {
 	if r := recover(); r != nil {
-		b.notePanic(r)
+		handleCallbackPanic(r, b)
 	}
 }
 

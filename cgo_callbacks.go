@@ -11,9 +11,14 @@ package libevent
 import "C"
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
+	"reflect"
+	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -91,46 +96,138 @@ func noteDropped(kind string, fd int) {
 	}
 }
 
-// syncCallbacks routes panics from callbacks that libevent may run inside a
-// package call instead of from the loop, such as an evbuffer callback that a
-// Buffer.Add triggers. A method that makes such a C call brackets it with
-// begin and end; end panics again with a value that a callback recovered in
-// between. A callback that runs while no such call is in progress came from
-// the loop, and its panic goes to the base.
-type syncCallbacks struct {
-	active   atomic.Int32
-	panicked atomic.Pointer[callbackPanic]
+// A callback can run from a loop (Dispatch, Loop or Run) or synchronously
+// inside another package call, such as an evbuffer callback that Buffer.Add
+// triggers. C code calls back on the goroutine that made the cgo call, so the
+// Go frames below a trampoline show which: the first package frame below
+// runtime.cgocall is (*Base).loop for a loop callback, and the method that
+// made the C call otherwise. A loop callback's panic goes to its base, which
+// re-raises it from the loop's caller. A synchronous callback's panic is kept
+// for its goroutine, and the package call re-raises it when it leaves.
+
+// syncPanics holds the panics of synchronous callbacks until their package
+// call re-raises them.
+var syncPanics struct {
+	// pending counts the entries of byGoroutine, so that the common case
+	// costs one atomic load.
+	pending     atomic.Int32
+	mu          sync.Mutex
+	byGoroutine map[uint64]*callbackPanic
 }
 
-func (s *syncCallbacks) begin() {
-	s.active.Add(1)
+// packagePrefix is the prefix of this package's function names in stack
+// frames, such as "github.com/golibevent/libevent.".
+var packagePrefix = func() string {
+	name := runtime.FuncForPC(reflect.ValueOf(NewBase).Pointer()).Name()
+	return strings.TrimSuffix(name, "NewBase")
+}()
+
+// calledFromPackageCall reports whether the running callback was called
+// synchronously from a package call rather than from a loop.
+func calledFromPackageCall() bool {
+	pcs := make([]uintptr, 128)
+	n := runtime.Callers(2, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	belowCgocall := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case !belowCgocall:
+			belowCgocall = f.Function == "runtime.cgocall"
+		case strings.HasPrefix(f.Function, packagePrefix) &&
+			!strings.HasPrefix(f.Function, packagePrefix+"_C"):
+			// cgo wraps a call that returns errno in a closure, such as
+			// (*Base).loop.func1.
+			loop := packagePrefix + "(*Base).loop"
+			return f.Function != loop && !strings.HasPrefix(f.Function, loop+".")
+		}
+		if !more {
+			return false
+		}
+	}
 }
 
-func (s *syncCallbacks) end() {
-	s.active.Add(-1)
-	if p := s.panicked.Swap(nil); p != nil {
+// goroutineID returns the calling goroutine's id, parsed from the first line
+// of its stack trace ("goroutine 7 [running]:"). It is slow, and only the
+// panic path uses it.
+func goroutineID() uint64 {
+	var buf [64]byte
+	line := buf[:runtime.Stack(buf[:], false)]
+	line = bytes.TrimPrefix(line, []byte("goroutine "))
+	if i := bytes.IndexByte(line, ' '); i >= 0 {
+		line = line[:i]
+	}
+	id, _ := strconv.ParseUint(string(line), 10, 64)
+	return id
+}
+
+// keepSyncPanic stores r, the panic of a synchronous callback, for the
+// calling goroutine. Only the first panic during one package call is kept.
+func keepSyncPanic(r any) {
+	id := goroutineID()
+	syncPanics.mu.Lock()
+	defer syncPanics.mu.Unlock()
+	if syncPanics.byGoroutine == nil {
+		syncPanics.byGoroutine = make(map[uint64]*callbackPanic)
+	}
+	if _, ok := syncPanics.byGoroutine[id]; ok {
+		return
+	}
+	syncPanics.byGoroutine[id] = &callbackPanic{value: r}
+	syncPanics.pending.Add(1)
+}
+
+// rethrowSyncPanic panics with the value that a synchronous callback of the
+// calling goroutine recovered, if any. Every package call that can run
+// callbacks synchronously calls it after its C call; the objects' leave
+// methods do.
+func rethrowSyncPanic() {
+	if syncPanics.pending.Load() == 0 {
+		return
+	}
+	id := goroutineID()
+	syncPanics.mu.Lock()
+	p := syncPanics.byGoroutine[id]
+	if p != nil {
+		delete(syncPanics.byGoroutine, id)
+		syncPanics.pending.Add(-1)
+	}
+	syncPanics.mu.Unlock()
+	if p != nil {
 		panic(p.value)
 	}
+}
+
+// handleCallbackPanic routes r, recovered by a trampoline, to the package
+// call that ran the callback synchronously, or else to base, whose loop ran
+// it. base may be nil for an object without a base; its callbacks only run
+// synchronously.
+func handleCallbackPanic(r any, base *Base) {
+	if calledFromPackageCall() || base == nil {
+		keepSyncPanic(r)
+		return
+	}
+	base.notePanic(r)
+}
+
+// syncCallbacks marks the calls of an object whose callbacks libevent can run
+// synchronously. begin and end bracket such a C call; end re-raises a panic
+// that a callback recovered in between.
+type syncCallbacks struct{}
+
+func (s *syncCallbacks) begin() {}
+
+func (s *syncCallbacks) end() {
+	rethrowSyncPanic()
 }
 
 // recoverSync is deferred by the trampolines of objects with synchronous
 // callbacks. base is the base whose loop runs the object's callbacks
 // otherwise, or nil.
-//
-// NOTE: the in-progress count is per object, not per goroutine. If one
-// goroutine is inside a call on the object while the loop runs a callback of
-// the same object on another thread, a panic of that callback reaches the
-// first goroutine's call.
 func recoverSync(s *syncCallbacks, base *Base) {
-	r := recover()
-	if r == nil {
-		return
+	if r := recover(); r != nil {
+		handleCallbackPanic(r, base)
 	}
-	if s.active.Load() > 0 || base == nil {
-		s.panicked.CompareAndSwap(nil, &callbackPanic{value: r})
-		return
-	}
-	base.notePanic(r)
 }
 
 //export goEventCallback

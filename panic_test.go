@@ -136,3 +136,30 @@ func TestPanicInNestedLoop(t *testing.T) {
 		require.ErrorIs(t, outer.Dispatch(), ErrNoEvents)
 	})
 }
+
+// TestSyncPanicStaysWithItsGoroutine checks that a panic kept for one
+// goroutine is re-raised there and nowhere else.
+func TestSyncPanicStaysWithItsGoroutine(t *testing.T) {
+	kept := make(chan struct{})
+	rethrown := make(chan any)
+	go func() {
+		keepSyncPanic("sync")
+		close(kept)
+		rethrown <- recoverFrom(rethrowSyncPanic)
+	}()
+	<-kept
+	assert.Nil(t, recoverFrom(rethrowSyncPanic), "another goroutine's panic was re-raised here")
+	assert.Equal(t, "sync", <-rethrown)
+	assert.Zero(t, syncPanics.pending.Load())
+}
+
+func TestCalledFromPackageCall(t *testing.T) {
+	assert.False(t, calledFromPackageCall(), "a test function is not a callback")
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		var fromLoop bool
+		require.NoError(t, b.Once(-1, 0, 0, func(int, EventFlags) { fromLoop = !calledFromPackageCall() }))
+		require.ErrorIs(t, b.Dispatch(), ErrNoEvents)
+		assert.True(t, fromLoop, "a loop callback was taken for a synchronous one")
+	})
+}
