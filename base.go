@@ -81,6 +81,9 @@ type Base struct {
 	postBatches atomic.Uint64
 	postMu      sync.Mutex
 	postQueue   []func()
+	// releases free what a callback may still be using; runPosted runs
+	// them after the callbacks in flight, and free runs the rest.
+	releases []func()
 	// postSpare is an emptied queue kept for reuse, so that a steady
 	// stream of posts does not allocate a new slice for each batch.
 	postSpare     []func()
@@ -236,7 +239,12 @@ func (b *Base) free() {
 	b.postMu.Lock()
 	b.postQueue = nil
 	b.postSpare = nil
+	releases := b.releases
+	b.releases = nil
 	b.postMu.Unlock()
+	for _, release := range releases {
+		release()
+	}
 	close(b.freed)
 }
 
@@ -497,6 +505,26 @@ func (b *Base) Post(fn func()) error {
 	return nil
 }
 
+// releaseAfterCallbacks runs release, which frees a callback argument or a
+// registry key, once no callback of this base can still be using it. While
+// the loop runs, a callback may be running on the loop's thread, so release
+// waits for the Post event's next callback; otherwise it runs at once. The
+// caller holds the base.
+func (b *Base) releaseAfterCallbacks(release func()) {
+	if !b.running.Load() {
+		release()
+		return
+	}
+	b.postMu.Lock()
+	b.releases = append(b.releases, release)
+	wake := !b.postScheduled
+	b.postScheduled = true
+	b.postMu.Unlock()
+	if wake {
+		C.event_active(b.postEvent, C.EV_READ, 0)
+	}
+}
+
 // runPosted runs the queued functions; it is the Post event's callback.
 func (b *Base) runPosted() {
 	if b.life.isClosed() {
@@ -508,9 +536,15 @@ func (b *Base) runPosted() {
 	queue := b.postQueue
 	b.postQueue = b.postSpare
 	b.postSpare = nil
+	releases := b.releases
+	b.releases = nil
 	b.postScheduled = false
 	b.postMu.Unlock()
 	defer b.recyclePostQueue(queue)
+
+	for _, release := range releases {
+		release()
+	}
 
 	for i, fn := range queue {
 		if b.life.isClosed() {

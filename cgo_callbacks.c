@@ -261,3 +261,249 @@ int golibevent_dump_events(struct event_base *base, char **text, size_t *len)
 		return -1;
 	return 0;
 }
+
+/* ---- bufferevents ---- */
+
+#include <sys/un.h>
+#include <netinet/in.h>
+
+static void golibevent_bev_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct golibevent_bev *st = arg;
+	size_t low, high;
+
+	goBufferEventReadCallback(st->key);
+	/* libevent 2.1 schedules the read callback again at once while reading
+	 * is enabled and the input is at or above the high watermark, which
+	 * spins when the callback leaves the data for later. Disabling reading
+	 * here stops that; golibevent_bev_input_cb enables it again. */
+	bufferevent_lock(bev);
+	if (bufferevent_getwatermark(bev, EV_READ, &low, &high) == 0 &&
+	    high != 0 &&
+	    evbuffer_get_length(bufferevent_get_input(bev)) >= high &&
+	    (bufferevent_get_enabled(bev) & EV_READ)) {
+		st->paused = 1;
+		bufferevent_disable(bev, EV_READ);
+	}
+	bufferevent_unlock(bev);
+}
+
+static void golibevent_bev_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct golibevent_bev *st = arg;
+	(void)bev;
+	goBufferEventWriteCallback(st->key);
+}
+
+static void golibevent_bev_event_cb(struct bufferevent *bev, short what,
+    void *arg)
+{
+	struct golibevent_bev *st = arg;
+	/* libevent sets errno to the error before it runs the callback, also
+	 * for deferred callbacks; read it before any other call can change
+	 * it. */
+	int err = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
+	(void)bev;
+	goBufferEventEventCallback(what, err, st->key);
+}
+
+/* Enables reading again once a paused bufferevent's input has dropped below
+ * the high watermark. */
+static void golibevent_bev_input_cb(struct evbuffer *buf,
+    const struct evbuffer_cb_info *info, void *arg)
+{
+	struct golibevent_bev *st = arg;
+	size_t low, high;
+	(void)info;
+
+	if (!st->paused)
+		return;
+	bufferevent_lock(st->bev);
+	if (st->paused &&
+	    (bufferevent_getwatermark(st->bev, EV_READ, &low, &high) != 0 ||
+		high == 0 || evbuffer_get_length(buf) < high)) {
+		st->paused = 0;
+		bufferevent_enable(st->bev, EV_READ);
+	}
+	bufferevent_unlock(st->bev);
+}
+
+static struct golibevent_bev *bev_state_attach(struct bufferevent *bev,
+    void *key)
+{
+	struct golibevent_bev *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return NULL;
+	st->key = key;
+	st->bev = bev;
+	st->input_cb = evbuffer_add_cb(bufferevent_get_input(bev),
+	    golibevent_bev_input_cb, st);
+	if (st->input_cb == NULL) {
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+struct golibevent_bev *golibevent_bev_new(struct event_base *base,
+    evutil_socket_t fd, int options, void *key)
+{
+	struct golibevent_bev *st;
+	struct bufferevent *bev = bufferevent_socket_new(base, fd, options);
+	if (bev == NULL)
+		return NULL;
+	st = bev_state_attach(bev, key);
+	if (st == NULL) {
+		bufferevent_free(bev);
+		errno = ENOMEM;
+	}
+	return st;
+}
+
+int golibevent_bev_pair_new(struct event_base *base, int options,
+    void *key0, void *key1, struct golibevent_bev **pair)
+{
+	struct bufferevent *bevs[2];
+	if (bufferevent_pair_new(base, options, bevs) != 0)
+		return -1;
+	pair[0] = bev_state_attach(bevs[0], key0);
+	pair[1] = bev_state_attach(bevs[1], key1);
+	if (pair[0] == NULL || pair[1] == NULL) {
+		if (pair[0] != NULL)
+			golibevent_bev_free(pair[0]);
+		else
+			bufferevent_free(bevs[0]);
+		if (pair[1] != NULL)
+			golibevent_bev_free(pair[1]);
+		else
+			bufferevent_free(bevs[1]);
+		free(pair[0]);
+		free(pair[1]);
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+void golibevent_bev_setcb(struct golibevent_bev *st, int which)
+{
+	bufferevent_setcb(st->bev,
+	    (which & 1) ? golibevent_bev_read_cb : NULL,
+	    (which & 2) ? golibevent_bev_write_cb : NULL,
+	    (which & 4) ? golibevent_bev_event_cb : NULL, st);
+}
+
+void golibevent_bev_free(struct golibevent_bev *st)
+{
+	bufferevent_lock(st->bev);
+	evbuffer_remove_cb_entry(bufferevent_get_input(st->bev), st->input_cb);
+	st->input_cb = NULL;
+	bufferevent_unlock(st->bev);
+	/* bufferevent_free clears the callbacks before it drops its
+	 * reference, so no callback starts after it returns. */
+	bufferevent_free(st->bev);
+	st->bev = NULL;
+}
+
+void golibevent_bev_state_free(struct golibevent_bev *st)
+{
+	free(st);
+}
+
+int golibevent_bev_enable(struct golibevent_bev *st, short what)
+{
+	int r;
+	bufferevent_lock(st->bev);
+	/* While paused by the watermark, reading stays off until the input
+	 * drains; the user's wish to read is kept in st->paused. */
+	if ((what & EV_READ) && st->paused) {
+		what &= ~EV_READ;
+	}
+	r = what ? bufferevent_enable(st->bev, what) : 0;
+	bufferevent_unlock(st->bev);
+	return r;
+}
+
+int golibevent_bev_disable(struct golibevent_bev *st, short what)
+{
+	int r;
+	bufferevent_lock(st->bev);
+	if (what & EV_READ)
+		st->paused = 0;
+	r = bufferevent_disable(st->bev, what);
+	bufferevent_unlock(st->bev);
+	return r;
+}
+
+short golibevent_bev_get_enabled(struct golibevent_bev *st)
+{
+	short enabled;
+	bufferevent_lock(st->bev);
+	enabled = bufferevent_get_enabled(st->bev);
+	if (st->paused)
+		enabled |= EV_READ;
+	bufferevent_unlock(st->bev);
+	return enabled;
+}
+
+int golibevent_bev_connect_ip(struct golibevent_bev *st, int family,
+    const uint8_t *ip, int port, uint32_t scope_id)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+
+	if (family == AF_INET) {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)port);
+		memcpy(&sin.sin_addr, ip, 4);
+		return bufferevent_socket_connect(st->bev,
+		    (struct sockaddr *)&sin, sizeof(sin));
+	}
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons((uint16_t)port);
+	sin6.sin6_scope_id = scope_id;
+	memcpy(&sin6.sin6_addr, ip, 16);
+	return bufferevent_socket_connect(st->bev, (struct sockaddr *)&sin6,
+	    sizeof(sin6));
+}
+
+int golibevent_bev_connect_unix(struct golibevent_bev *st, const char *path)
+{
+	struct sockaddr_un sun;
+	size_t n = strlen(path);
+	if (n >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, n);
+	return bufferevent_socket_connect(st->bev, (struct sockaddr *)&sun,
+	    (int)(offsetof(struct sockaddr_un, sun_path) + n + 1));
+}
+
+int golibevent_bev_set_timeouts(struct bufferevent *bev, int64_t read_usec,
+    int64_t write_usec)
+{
+	struct timeval rtv, wtv;
+	if (read_usec >= 0)
+		usec_to_timeval(read_usec, &rtv);
+	if (write_usec >= 0)
+		usec_to_timeval(write_usec, &wtv);
+	return bufferevent_set_timeouts(bev, read_usec >= 0 ? &rtv : NULL,
+	    write_usec >= 0 ? &wtv : NULL);
+}
+
+void golibevent_bev_setwatermark(struct golibevent_bev *st, short events,
+    size_t low, size_t high)
+{
+	bufferevent_lock(st->bev);
+	bufferevent_setwatermark(st->bev, events, low, high);
+	bufferevent_unlock(st->bev);
+	/* A raised or removed high watermark can end a pause; the input
+	 * callback decides, as if the input had changed. */
+	if (events & EV_READ)
+		golibevent_bev_input_cb(bufferevent_get_input(st->bev), NULL, st);
+}

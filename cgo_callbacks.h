@@ -74,4 +74,46 @@ int golibevent_collect_events(struct event_base *base, void *skip_key,
  * caller frees. Returns -1 with errno set on failure. */
 int golibevent_dump_events(struct event_base *base, char **text, size_t *len);
 
+
+/* ---- bufferevents ---- */
+
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+
+/* C side of a BufferEvent's handle: the callback argument that libevent
+ * holds. It carries the registry key and the state of the watermark pause,
+ * which keeps libevent 2.1 from calling the read callback again and again
+ * while the input stays at or above the high read watermark. */
+struct golibevent_bev {
+	void *key;
+	struct bufferevent *bev;
+	struct evbuffer_cb_entry *input_cb;
+	/* 1 while the package has disabled reading because the input reached
+	 * the high watermark; the input buffer's callback enables it again
+	 * once the input drops below. Accessed under the bufferevent's lock. */
+	int paused;
+};
+
+struct golibevent_bev *golibevent_bev_new(struct event_base *base,
+    evutil_socket_t fd, int options, void *key);
+int golibevent_bev_pair_new(struct event_base *base, int options,
+    void *key0, void *key1, struct golibevent_bev **pair);
+/* Installs the shims for the callbacks whose bit is set in which: 1 read,
+ * 2 write, 4 event. */
+void golibevent_bev_setcb(struct golibevent_bev *st, int which);
+/* Clears the callbacks and frees the bufferevent. The state itself is freed
+ * with golibevent_bev_state_free once no callback can use it. */
+void golibevent_bev_free(struct golibevent_bev *st);
+void golibevent_bev_state_free(struct golibevent_bev *st);
+int golibevent_bev_enable(struct golibevent_bev *st, short what);
+int golibevent_bev_disable(struct golibevent_bev *st, short what);
+short golibevent_bev_get_enabled(struct golibevent_bev *st);
+int golibevent_bev_connect_ip(struct golibevent_bev *st, int family,
+    const uint8_t *ip, int port, uint32_t scope_id);
+int golibevent_bev_connect_unix(struct golibevent_bev *st, const char *path);
+int golibevent_bev_set_timeouts(struct bufferevent *bev, int64_t read_usec,
+    int64_t write_usec);
+void golibevent_bev_setwatermark(struct golibevent_bev *st, short events,
+    size_t low, size_t high);
+
 #endif

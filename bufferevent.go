@@ -1,0 +1,858 @@
+//go:build cgo
+
+package libevent
+
+/*
+#include "cgo_callbacks.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// BufferEventOptions are the options of a new bufferevent (BEV_OPT_*).
+type BufferEventOptions int
+
+const (
+	// BEVOptCloseOnFree closes the descriptor when the bufferevent is
+	// closed.
+	BEVOptCloseOnFree BufferEventOptions = 0x01
+	// BEVOptThreadSafe gives the bufferevent a lock, so that any goroutine
+	// may call its methods. Without it, calls from another goroutine while
+	// the base's loop runs return an error that matches ErrNotThreadSafe.
+	BEVOptThreadSafe BufferEventOptions = 0x02
+	// BEVOptDeferCallbacks runs the callbacks from the loop instead of
+	// inside the operation that triggered them.
+	BEVOptDeferCallbacks BufferEventOptions = 0x04
+	// BEVOptUnlockCallbacks runs deferred callbacks without holding the
+	// bufferevent's lock; it needs BEVOptDeferCallbacks.
+	BEVOptUnlockCallbacks BufferEventOptions = 0x08
+
+	allBufferEventOptions = BEVOptCloseOnFree | BEVOptThreadSafe | BEVOptDeferCallbacks | BEVOptUnlockCallbacks
+)
+
+// BEVEvents are the conditions that a bufferevent's event callback reports
+// (BEV_EVENT_*).
+type BEVEvents int16
+
+const (
+	// BEVEventReading marks an event that happened while reading.
+	BEVEventReading BEVEvents = 0x01
+	// BEVEventWriting marks an event that happened while writing.
+	BEVEventWriting BEVEvents = 0x02
+	// BEVEventEOF reports the end of the stream.
+	BEVEventEOF BEVEvents = 0x10
+	// BEVEventError reports an error; the callback's err holds its errno.
+	BEVEventError BEVEvents = 0x20
+	// BEVEventTimeout reports that a read or write timeout expired.
+	BEVEventTimeout BEVEvents = 0x40
+	// BEVEventConnected reports that a connect finished.
+	BEVEventConnected BEVEvents = 0x80
+)
+
+var bevEventNames = []struct {
+	event BEVEvents
+	name  string
+}{
+	{BEVEventReading, "Reading"},
+	{BEVEventWriting, "Writing"},
+	{BEVEventEOF, "EOF"},
+	{BEVEventError, "Error"},
+	{BEVEventTimeout, "Timeout"},
+	{BEVEventConnected, "Connected"},
+}
+
+func (e BEVEvents) String() string {
+	var out []byte
+	for _, n := range bevEventNames {
+		if e&n.event != 0 {
+			if len(out) > 0 {
+				out = append(out, '|')
+			}
+			out = append(out, n.name...)
+			e &^= n.event
+		}
+	}
+	if e != 0 {
+		if len(out) > 0 {
+			out = append(out, '|')
+		}
+		out = fmt.Appendf(out, "0x%x", int(e))
+	}
+	if len(out) == 0 {
+		return "0"
+	}
+	return string(out)
+}
+
+// FlushMode selects how Flush treats the data (BEV_NORMAL, BEV_FLUSH,
+// BEV_FINISHED).
+type FlushMode int
+
+const (
+	// FlushNormal processes data as usual.
+	FlushNormal FlushMode = 0
+	// FlushAll writes out as much data as possible, ignoring watermarks and
+	// filters' wish to wait for more.
+	FlushAll FlushMode = 1
+	// FlushFinished is FlushAll, and also tells filters that no more data
+	// follows.
+	FlushFinished FlushMode = 2
+)
+
+// BufferEventFunc is a read or write callback of a bufferevent.
+type BufferEventFunc func(bev *BufferEvent)
+
+// BufferEventEventFunc is the event callback of a bufferevent. err is the
+// errno of a BEVEventError as a syscall.Errno, or nil.
+type BufferEventEventFunc func(bev *BufferEvent, what BEVEvents, err error)
+
+// BufferEvent is a bufferevent: a descriptor (or a pair partner, or a
+// filtered bufferevent) with an input and an output buffer that libevent
+// fills and drains from the loop. Create one with [Base.NewBufferEvent] or
+// [Base.NewBufferEventPair].
+type BufferEvent struct {
+	st      *C.struct_golibevent_bev
+	ptr     *C.struct_bufferevent
+	key     unsafe.Pointer
+	base    *Base
+	life    lifetime
+	options BufferEventOptions
+
+	mu      sync.Mutex // guards the callbacks and partner
+	readFn  BufferEventFunc
+	writeFn BufferEventFunc
+	eventFn BufferEventEventFunc
+	partner *BufferEvent
+}
+
+// ErrNotThreadSafe reports a call from another goroutine while the base's
+// loop runs, on an object that was created without its thread-safe option.
+var ErrNotThreadSafe = errors.New("object is not thread-safe and its base's loop runs on another goroutine; use Post or the thread-safe option")
+
+// NewBufferEvent creates a bufferevent on the connected socket fd, or on no
+// descriptor when fd is -1, for a later Connect or SetFd
+// (bufferevent_socket_new). The descriptor must be non-blocking. Reading and
+// writing start disabled and enabled respectively, as in libevent: call
+// Enable(EvRead) to start reading.
+func (b *Base) NewBufferEvent(fd int, options BufferEventOptions) (*BufferEvent, error) {
+	const op = "bufferevent_socket_new"
+	if err := checkBufferEventOptions(op, options); err != nil {
+		return nil, err
+	}
+	if fd < -1 {
+		return nil, invalidError(op, "invalid descriptor %d", fd)
+	}
+	if fd >= 0 {
+		if err := checkDescriptor(op, fd, b); err != nil {
+			return nil, err
+		}
+		if err := checkNonBlocking(op, fd); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.enter(op); err != nil {
+		return nil, err
+	}
+	defer b.leave()
+
+	bev := &BufferEvent{base: b, options: options}
+	bev.key = handles.register(bev, "BufferEvent")
+	st, errno := C.golibevent_bev_new(b.ptr, C.evutil_socket_t(fd), C.int(options), bev.key)
+	if st == nil {
+		handles.release(bev.key)
+		return nil, opError(op, errno)
+	}
+	bev.attach(st)
+	return bev, nil
+}
+
+// NewBufferEventPair creates two bufferevents whose output is the other's
+// input, with no descriptor between them (bufferevent_pair_new). libevent
+// 2.1 always defers a pair's callbacks to the loop, so the pair's options
+// include BEVOptDeferCallbacks.
+func (b *Base) NewBufferEventPair(options BufferEventOptions) (*BufferEvent, *BufferEvent, error) {
+	const op = "bufferevent_pair_new"
+	if err := checkBufferEventOptions(op, options); err != nil {
+		return nil, nil, err
+	}
+	// A pair has no descriptor to close, and libevent 2.1 always defers a
+	// pair's callbacks.
+	options &^= BEVOptCloseOnFree
+	options |= BEVOptDeferCallbacks
+	if err := b.enter(op); err != nil {
+		return nil, nil, err
+	}
+	defer b.leave()
+
+	first := &BufferEvent{base: b, options: options}
+	second := &BufferEvent{base: b, options: options}
+	first.key = handles.register(first, "BufferEvent")
+	second.key = handles.register(second, "BufferEvent")
+	var states [2]*C.struct_golibevent_bev
+	r, errno := C.golibevent_bev_pair_new(b.ptr, C.int(options), first.key, second.key, &states[0])
+	if r != 0 {
+		handles.release(first.key)
+		handles.release(second.key)
+		return nil, nil, opError(op, errno)
+	}
+	first.attach(states[0])
+	second.attach(states[1])
+	first.partner = second
+	second.partner = first
+	return first, second, nil
+}
+
+func checkBufferEventOptions(op string, options BufferEventOptions) error {
+	if options&^allBufferEventOptions != 0 {
+		return invalidError(op, "unknown options 0x%x", int(options&^allBufferEventOptions))
+	}
+	if options&BEVOptUnlockCallbacks != 0 && options&BEVOptDeferCallbacks == 0 {
+		return invalidError(op, "BEVOptUnlockCallbacks needs BEVOptDeferCallbacks")
+	}
+	return nil
+}
+
+func (bev *BufferEvent) attach(st *C.struct_golibevent_bev) {
+	bev.st = st
+	bev.ptr = st.bev
+	bev.base.addChild(bev)
+}
+
+// enter starts a call on the bufferevent; every successful enter is paired
+// with leave.
+func (bev *BufferEvent) enter(op string) error {
+	if bev == nil || bev.st == nil {
+		return invalidError(op, "the BufferEvent was not created by NewBufferEvent")
+	}
+	b := bev.base
+	if err := b.enter(op); err != nil {
+		return err
+	}
+	if !bev.life.acquire() {
+		b.leave()
+		return wrapError(op, ErrClosed)
+	}
+	if bev.options&BEVOptThreadSafe == 0 && !b.noLock && b.running.Load() && !b.onLoopThread() {
+		bev.leave()
+		return wrapError(op, ErrNotThreadSafe)
+	}
+	return nil
+}
+
+func (bev *BufferEvent) leave() {
+	if bev.life.release() {
+		bev.free()
+	}
+	bev.base.leave()
+}
+
+// free releases the C bufferevent, unless Base.free has taken it over. The
+// caller holds the base.
+func (bev *BufferEvent) free() {
+	if !bev.base.removeChild(bev) {
+		return
+	}
+	bev.release()
+}
+
+func (bev *BufferEvent) freeWithBase() {
+	bev.life.close()
+	bev.release()
+}
+
+// release frees the bufferevent and then, once no callback can still be
+// using them, its handle and C state.
+func (bev *BufferEvent) release() {
+	C.golibevent_bev_free(bev.st)
+	st, key := bev.st, bev.key
+	bev.base.releaseAfterCallbacks(func() {
+		C.golibevent_bev_state_free(st)
+		handles.release(key)
+	})
+}
+
+// Close frees the bufferevent (bufferevent_free), and closes its descriptor
+// if it was created with BEVOptCloseOnFree. Data still in the output buffer
+// is dropped. After Close no callback of the bufferevent starts. It is safe
+// in the bufferevent's own callbacks. Closing twice is harmless.
+func (bev *BufferEvent) Close() error {
+	if bev == nil || bev.st == nil {
+		return nil
+	}
+	b := bev.base
+	if !b.life.acquire() {
+		bev.life.close()
+		return nil
+	}
+	defer b.leave()
+	if bev.options&BEVOptThreadSafe == 0 && !b.noLock && b.running.Load() && !b.onLoopThread() {
+		return wrapError("bufferevent_free", ErrNotThreadSafe)
+	}
+	if first, idle := bev.life.close(); first && idle {
+		bev.free()
+	}
+	return nil
+}
+
+// SetCallbacks sets the read, write and event callbacks
+// (bufferevent_setcb). A nil function removes that callback. The read
+// callback runs when the input has reached the low read watermark, the write
+// callback when the output has drained to the low write watermark, and the
+// event callback on EOF, errors, timeouts and a finished connect.
+func (bev *BufferEvent) SetCallbacks(read, write BufferEventFunc, event BufferEventEventFunc) error {
+	const op = "bufferevent_setcb"
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	bev.mu.Lock()
+	bev.readFn, bev.writeFn, bev.eventFn = read, write, event
+	bev.mu.Unlock()
+	which := 0
+	if read != nil {
+		which |= 1
+	}
+	if write != nil {
+		which |= 2
+	}
+	if event != nil {
+		which |= 4
+	}
+	C.golibevent_bev_setcb(bev.st, C.int(which))
+	return nil
+}
+
+func (bev *BufferEvent) callbacks() (read, write BufferEventFunc, event BufferEventEventFunc) {
+	bev.mu.Lock()
+	defer bev.mu.Unlock()
+	return bev.readFn, bev.writeFn, bev.eventFn
+}
+
+// Enable starts reading, writing or both (bufferevent_enable); what is EvRead,
+// EvWrite or both.
+func (bev *BufferEvent) Enable(what EventFlags) error {
+	return bev.enableDisable("bufferevent_enable", what, true)
+}
+
+// Disable stops reading, writing or both (bufferevent_disable).
+func (bev *BufferEvent) Disable(what EventFlags) error {
+	return bev.enableDisable("bufferevent_disable", what, false)
+}
+
+func (bev *BufferEvent) enableDisable(op string, what EventFlags, enable bool) error {
+	if what&^(EvRead|EvWrite) != 0 || what == 0 {
+		return invalidError(op, "invalid flags %v; use EvRead, EvWrite or both", what)
+	}
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	var r C.int
+	var errno error
+	if enable {
+		r, errno = C.golibevent_bev_enable(bev.st, C.short(what))
+	} else {
+		r, errno = C.golibevent_bev_disable(bev.st, C.short(what))
+	}
+	if r != 0 {
+		return opError(op, errno)
+	}
+	return nil
+}
+
+// Enabled returns the directions that are enabled (bufferevent_get_enabled).
+// Reading counts as enabled while the package holds it back because the
+// input is at the high watermark.
+func (bev *BufferEvent) Enabled() EventFlags {
+	if bev.enter("bufferevent_get_enabled") != nil {
+		return 0
+	}
+	defer bev.leave()
+	return EventFlags(C.golibevent_bev_get_enabled(bev.st))
+}
+
+// Write appends p to the output buffer (bufferevent_write); libevent sends
+// it from the loop. It implements io.Writer.
+func (bev *BufferEvent) Write(p []byte) (int, error) {
+	const op = "bufferevent_write"
+	if err := bev.enter(op); err != nil {
+		return 0, err
+	}
+	defer bev.leave()
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if C.bufferevent_write(bev.ptr, unsafe.Pointer(&p[0]), C.size_t(len(p))) != 0 {
+		return 0, opError(op, nil)
+	}
+	return len(p), nil
+}
+
+// WriteString appends s to the output buffer. It implements
+// io.StringWriter.
+func (bev *BufferEvent) WriteString(s string) (int, error) {
+	const op = "bufferevent_write"
+	if err := bev.enter(op); err != nil {
+		return 0, err
+	}
+	defer bev.leave()
+	if len(s) == 0 {
+		return 0, nil
+	}
+	if C.bufferevent_write(bev.ptr, unsafe.Pointer(unsafe.StringData(s)), C.size_t(len(s))) != 0 {
+		return 0, opError(op, nil)
+	}
+	return len(s), nil
+}
+
+// Read moves up to len(p) bytes from the input buffer into p
+// (bufferevent_read). It implements io.Reader with the rule of
+// bytes.Buffer: io.EOF means that the input buffer is empty now, not that
+// the peer has closed; the event callback reports that.
+func (bev *BufferEvent) Read(p []byte) (int, error) {
+	const op = "bufferevent_read"
+	if err := bev.enter(op); err != nil {
+		return 0, err
+	}
+	defer bev.leave()
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n := int(C.bufferevent_read(bev.ptr, unsafe.Pointer(&p[0]), C.size_t(len(p))))
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// Connect connects the bufferevent to address, an IPv4 or IPv6 literal with
+// a port such as "127.0.0.1:8080" or "[::1]:8080"
+// (bufferevent_socket_connect). Without a descriptor, it creates a
+// non-blocking socket. The event callback reports BEVEventConnected, or
+// BEVEventError with the errno, such as ECONNREFUSED. Connect enables
+// writing; enable reading to receive data.
+func (bev *BufferEvent) Connect(address string) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return invalidError("bufferevent_socket_connect", "address %q is not an IP address with a port: %v", address, err)
+	}
+	return bev.connectAddrPort(ap)
+}
+
+// ConnectAddr connects to a *net.TCPAddr or a *net.UnixAddr (for a unix
+// socket path).
+func (bev *BufferEvent) ConnectAddr(addr net.Addr) error {
+	const op = "bufferevent_socket_connect"
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		if a == nil {
+			return invalidError(op, "nil address")
+		}
+		ap := a.AddrPort()
+		if !ap.Addr().IsValid() {
+			return invalidError(op, "address %v has no IP address", a)
+		}
+		return bev.connectAddrPort(ap)
+	case *net.UnixAddr:
+		if a == nil {
+			return invalidError(op, "nil address")
+		}
+		return bev.ConnectUnix(a.Name)
+	default:
+		return invalidError(op, "unsupported address type %T; use *net.TCPAddr or *net.UnixAddr", addr)
+	}
+}
+
+func (bev *BufferEvent) connectAddrPort(ap netip.AddrPort) error {
+	const op = "bufferevent_socket_connect"
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	addr := ap.Addr()
+	var family C.int = unix.AF_INET
+	var raw []byte
+	var scope uint32
+	if addr.Is4() || addr.Is4In6() {
+		a4 := addr.Unmap().As4()
+		raw = a4[:]
+	} else {
+		family = unix.AF_INET6
+		a16 := addr.As16()
+		raw = a16[:]
+		if zone := addr.Zone(); zone != "" {
+			iface, err := net.InterfaceByName(zone)
+			if err != nil {
+				return invalidError(op, "unknown IPv6 zone %q: %v", zone, err)
+			}
+			scope = uint32(iface.Index)
+		}
+	}
+	r, errno := C.golibevent_bev_connect_ip(bev.st, family, (*C.uint8_t)(unsafe.Pointer(&raw[0])),
+		C.int(ap.Port()), C.uint32_t(scope))
+	if r != 0 {
+		return opError(op, errno)
+	}
+	return nil
+}
+
+// ConnectUnix connects to the unix socket at path.
+func (bev *BufferEvent) ConnectUnix(path string) error {
+	const op = "bufferevent_socket_connect"
+	if path == "" {
+		return invalidError(op, "empty unix socket path")
+	}
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	r, errno := C.golibevent_bev_connect_unix(bev.st, cpath)
+	if r != 0 {
+		return opError(op, errno)
+	}
+	return nil
+}
+
+// SetWatermark sets the low and high watermarks for EvRead, EvWrite or both
+// (bufferevent_setwatermark). The read callback runs once the input holds
+// at least low bytes; reading stops while it holds high bytes or more (0
+// means no limit). The write callback runs once the output has drained to
+// low bytes or fewer.
+//
+// libevent 2.1 runs the read callback again at once, in a loop, while the
+// input stays at or above the high watermark. The package stops that: after
+// a read callback that leaves the input at the high watermark, reading pauses
+// until the input drops below it, for example when another goroutine drains
+// it.
+func (bev *BufferEvent) SetWatermark(what EventFlags, low, high int) error {
+	const op = "bufferevent_setwatermark"
+	if what&^(EvRead|EvWrite) != 0 || what == 0 {
+		return invalidError(op, "invalid flags %v; use EvRead, EvWrite or both", what)
+	}
+	if low < 0 || high < 0 {
+		return invalidError(op, "negative watermark (low %d, high %d)", low, high)
+	}
+	if high != 0 && low > high {
+		return invalidError(op, "low watermark %d above high watermark %d", low, high)
+	}
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	C.golibevent_bev_setwatermark(bev.st, C.short(what), C.size_t(low), C.size_t(high))
+	return nil
+}
+
+// Watermark returns the low and high watermarks for EvRead or EvWrite
+// (bufferevent_getwatermark).
+func (bev *BufferEvent) Watermark(what EventFlags) (low, high int, err error) {
+	const op = "bufferevent_getwatermark"
+	if what != EvRead && what != EvWrite {
+		return 0, 0, invalidError(op, "invalid flags %v; use EvRead or EvWrite", what)
+	}
+	if err := bev.enter(op); err != nil {
+		return 0, 0, err
+	}
+	defer bev.leave()
+	var l, h C.size_t
+	if C.bufferevent_getwatermark(bev.ptr, C.short(what), &l, &h) != 0 {
+		return 0, 0, opError(op, nil)
+	}
+	return int(l), int(h), nil
+}
+
+// SetTimeouts sets the read and write timeouts (bufferevent_set_timeouts); 0
+// means none. When one expires, the event callback gets BEVEventTimeout with
+// BEVEventReading or BEVEventWriting, and that direction is disabled.
+func (bev *BufferEvent) SetTimeouts(read, write time.Duration) error {
+	const op = "bufferevent_set_timeouts"
+	if read < 0 || write < 0 {
+		return invalidError(op, "negative timeout (read %v, write %v)", read, write)
+	}
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	toMicros := func(d time.Duration) C.int64_t {
+		if d == 0 {
+			return -1
+		}
+		return C.int64_t(durationToMicros(d))
+	}
+	if C.golibevent_bev_set_timeouts(bev.ptr, toMicros(read), toMicros(write)) != 0 {
+		return opError(op, nil)
+	}
+	return nil
+}
+
+// Flush pushes data through the bufferevent in direction what (EvRead,
+// EvWrite or both) in the given mode (bufferevent_flush). It returns whether
+// any data was flushed. Socket bufferevents do nothing; filters and pairs
+// act on it.
+func (bev *BufferEvent) Flush(what EventFlags, mode FlushMode) (bool, error) {
+	const op = "bufferevent_flush"
+	if what&^(EvRead|EvWrite) != 0 || what == 0 {
+		return false, invalidError(op, "invalid flags %v; use EvRead, EvWrite or both", what)
+	}
+	if mode < FlushNormal || mode > FlushFinished {
+		return false, invalidError(op, "unknown flush mode %d", int(mode))
+	}
+	if err := bev.enter(op); err != nil {
+		return false, err
+	}
+	defer bev.leave()
+	r := C.bufferevent_flush(bev.ptr, C.short(what), C.enum_bufferevent_flush_mode(mode))
+	if r < 0 {
+		return false, opError(op, nil)
+	}
+	return r > 0, nil
+}
+
+// Trigger runs the read or write callback as if data had arrived or drained
+// (bufferevent_trigger). With ignoreWatermarks it runs even if the
+// watermark is not reached; with deferCallbacks it runs from the loop.
+func (bev *BufferEvent) Trigger(what EventFlags, ignoreWatermarks, deferCallbacks bool) error {
+	const op = "bufferevent_trigger"
+	if what&^(EvRead|EvWrite) != 0 || what == 0 {
+		return invalidError(op, "invalid flags %v; use EvRead, EvWrite or both", what)
+	}
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	C.bufferevent_trigger(bev.ptr, C.short(what), triggerOptions(ignoreWatermarks, deferCallbacks))
+	return nil
+}
+
+// TriggerEvent runs the event callback with what as if it had happened
+// (bufferevent_trigger_event).
+func (bev *BufferEvent) TriggerEvent(what BEVEvents, deferCallbacks bool) error {
+	const op = "bufferevent_trigger_event"
+	if what&^(BEVEventReading|BEVEventWriting|BEVEventEOF|BEVEventError|BEVEventTimeout|BEVEventConnected) != 0 || what == 0 {
+		return invalidError(op, "invalid events %v", what)
+	}
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	C.bufferevent_trigger_event(bev.ptr, C.short(what), triggerOptions(false, deferCallbacks))
+	return nil
+}
+
+func triggerOptions(ignoreWatermarks, deferCallbacks bool) C.int {
+	var options C.int
+	if ignoreWatermarks {
+		options |= C.BEV_TRIG_IGNORE_WATERMARKS
+	}
+	if deferCallbacks {
+		options |= C.BEV_TRIG_DEFER_CALLBACKS
+	}
+	return options
+}
+
+// Fd returns the bufferevent's descriptor, or -1 (bufferevent_getfd).
+func (bev *BufferEvent) Fd() int {
+	if bev.enter("bufferevent_getfd") != nil {
+		return -1
+	}
+	defer bev.leave()
+	return int(C.bufferevent_getfd(bev.ptr))
+}
+
+// SetFd makes the bufferevent use fd, a connected non-blocking socket
+// (bufferevent_setfd).
+func (bev *BufferEvent) SetFd(fd int) error {
+	const op = "bufferevent_setfd"
+	if fd < -1 {
+		return invalidError(op, "invalid descriptor %d", fd)
+	}
+	if fd >= 0 {
+		if err := checkDescriptor(op, fd, bev.base); err != nil {
+			return err
+		}
+		if err := checkNonBlocking(op, fd); err != nil {
+			return err
+		}
+	}
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	if C.bufferevent_setfd(bev.ptr, C.evutil_socket_t(fd)) != 0 {
+		return opError(op, nil)
+	}
+	return nil
+}
+
+// SetPriority sets the priority of the bufferevent's events
+// (bufferevent_priority_set).
+func (bev *BufferEvent) SetPriority(priority int) error {
+	const op = "bufferevent_priority_set"
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	if n := int(bev.base.npriorities.Load()); priority < 0 || priority >= n {
+		return invalidError(op, "priority %d out of range [0, %d)", priority, n)
+	}
+	if C.bufferevent_priority_set(bev.ptr, C.int(priority)) != 0 {
+		return opError(op, nil)
+	}
+	return nil
+}
+
+// Priority returns the priority of the bufferevent's events
+// (bufferevent_get_priority), or -1 after Close.
+func (bev *BufferEvent) Priority() int {
+	if bev.enter("bufferevent_get_priority") != nil {
+		return -1
+	}
+	defer bev.leave()
+	return int(C.bufferevent_get_priority(bev.ptr))
+}
+
+// SetMaxSingleRead and SetMaxSingleWrite set how many bytes one read or
+// write may move (bufferevent_set_max_single_read and _write); 0 restores
+// libevent's default.
+func (bev *BufferEvent) SetMaxSingleRead(n int) error {
+	return bev.setMaxSingle("bufferevent_set_max_single_read", n, true)
+}
+
+// SetMaxSingleWrite is the write counterpart of SetMaxSingleRead.
+func (bev *BufferEvent) SetMaxSingleWrite(n int) error {
+	return bev.setMaxSingle("bufferevent_set_max_single_write", n, false)
+}
+
+func (bev *BufferEvent) setMaxSingle(op string, n int, read bool) error {
+	if n < 0 || int64(n) > int64(^uint32(0)>>1) {
+		return invalidError(op, "size %d out of range", n)
+	}
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	var r C.int
+	if read {
+		r = C.bufferevent_set_max_single_read(bev.ptr, C.size_t(n))
+	} else {
+		r = C.bufferevent_set_max_single_write(bev.ptr, C.size_t(n))
+	}
+	if r != 0 {
+		return opError(op, nil)
+	}
+	return nil
+}
+
+// MaxSingleRead and MaxSingleWrite return the current limits
+// (bufferevent_get_max_single_read and _write).
+func (bev *BufferEvent) MaxSingleRead() int {
+	if bev.enter("bufferevent_get_max_single_read") != nil {
+		return 0
+	}
+	defer bev.leave()
+	return int(C.bufferevent_get_max_single_read(bev.ptr))
+}
+
+// MaxSingleWrite is the write counterpart of MaxSingleRead.
+func (bev *BufferEvent) MaxSingleWrite() int {
+	if bev.enter("bufferevent_get_max_single_write") != nil {
+		return 0
+	}
+	defer bev.leave()
+	return int(C.bufferevent_get_max_single_write(bev.ptr))
+}
+
+// Partner returns the other end of a pair, or nil
+// (bufferevent_pair_get_partner). It returns nil once the partner is closed.
+func (bev *BufferEvent) Partner() *BufferEvent {
+	if bev.enter("bufferevent_pair_get_partner") != nil {
+		return nil
+	}
+	defer bev.leave()
+	bev.mu.Lock()
+	p := bev.partner
+	bev.mu.Unlock()
+	if p == nil || p.life.isClosed() {
+		return nil
+	}
+	return p
+}
+
+// Base returns the bufferevent's base (bufferevent_get_base).
+func (bev *BufferEvent) Base() *Base {
+	if bev == nil {
+		return nil
+	}
+	return bev.base
+}
+
+// Options returns the options the bufferevent was created with.
+func (bev *BufferEvent) Options() BufferEventOptions {
+	if bev == nil {
+		return 0
+	}
+	return bev.options
+}
+
+//export goBufferEventReadCallback
+func goBufferEventReadCallback(key unsafe.Pointer) {
+	bev, _ := handles.lookup(key).(*BufferEvent)
+	if bev == nil || bev.life.isClosed() {
+		noteDropped("bufferevent read", -1)
+		return
+	}
+	read, _, _ := bev.callbacks()
+	if read == nil {
+		return
+	}
+	defer bev.base.recoverCallback()
+	read(bev)
+}
+
+//export goBufferEventWriteCallback
+func goBufferEventWriteCallback(key unsafe.Pointer) {
+	bev, _ := handles.lookup(key).(*BufferEvent)
+	if bev == nil || bev.life.isClosed() {
+		noteDropped("bufferevent write", -1)
+		return
+	}
+	_, write, _ := bev.callbacks()
+	if write == nil {
+		return
+	}
+	defer bev.base.recoverCallback()
+	write(bev)
+}
+
+//export goBufferEventEventCallback
+func goBufferEventEventCallback(what C.short, errnum C.int, key unsafe.Pointer) {
+	bev, _ := handles.lookup(key).(*BufferEvent)
+	if bev == nil || bev.life.isClosed() {
+		noteDropped("bufferevent event", -1)
+		return
+	}
+	_, _, event := bev.callbacks()
+	if event == nil {
+		return
+	}
+	var err error
+	if errnum != 0 {
+		err = syscall.Errno(errnum)
+	}
+	defer bev.base.recoverCallback()
+	event(bev, BEVEvents(what), err)
+}
