@@ -507,3 +507,72 @@ void golibevent_bev_setwatermark(struct golibevent_bev *st, short events,
 	if (events & EV_READ)
 		golibevent_bev_input_cb(bufferevent_get_input(st->bev), NULL, st);
 }
+
+/* ---- listeners ---- */
+
+static void golibevent_listener_cb(struct evconnlistener *lev,
+    evutil_socket_t fd, struct sockaddr *sa, int socklen, void *key)
+{
+	(void)lev;
+	goListenerAcceptCallback(fd, sa, socklen, key);
+}
+
+static void golibevent_listener_error_cb(struct evconnlistener *lev,
+    void *key)
+{
+	/* libevent runs this right after accept failed, with errno set. */
+	int err = EVUTIL_SOCKET_ERROR();
+	(void)lev;
+	goListenerErrorCallback(err, key);
+}
+
+struct evconnlistener *golibevent_listener_new(struct event_base *base,
+    unsigned flags, int backlog, evutil_socket_t fd, int family,
+    const void *addr, int port, uint32_t scope_id, void *key, int with_cb)
+{
+	struct evconnlistener *lev;
+	evconnlistener_cb cb = with_cb ? golibevent_listener_cb : NULL;
+
+	if (fd >= 0) {
+		lev = evconnlistener_new(base, cb, key, flags, backlog, fd);
+	} else if (family == AF_INET) {
+		struct sockaddr_in sin;
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)port);
+		memcpy(&sin.sin_addr, addr, 4);
+		lev = evconnlistener_new_bind(base, cb, key, flags, backlog,
+		    (struct sockaddr *)&sin, sizeof(sin));
+	} else if (family == AF_INET6) {
+		struct sockaddr_in6 sin6;
+		memset(&sin6, 0, sizeof(sin6));
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons((uint16_t)port);
+		sin6.sin6_scope_id = scope_id;
+		memcpy(&sin6.sin6_addr, addr, 16);
+		lev = evconnlistener_new_bind(base, cb, key, flags, backlog,
+		    (struct sockaddr *)&sin6, sizeof(sin6));
+	} else {
+		struct sockaddr_un sun;
+		size_t n = strlen(addr);
+		if (n >= sizeof(sun.sun_path)) {
+			errno = ENAMETOOLONG;
+			return NULL;
+		}
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		memcpy(sun.sun_path, addr, n);
+		lev = evconnlistener_new_bind(base, cb, key, flags, backlog,
+		    (struct sockaddr *)&sun,
+		    (int)(offsetof(struct sockaddr_un, sun_path) + n + 1));
+	}
+	if (lev != NULL)
+		evconnlistener_set_error_cb(lev, golibevent_listener_error_cb);
+	return lev;
+}
+
+void golibevent_listener_set_cb(struct evconnlistener *lev, void *key,
+    int with_cb)
+{
+	evconnlistener_set_cb(lev, with_cb ? golibevent_listener_cb : NULL, key);
+}

@@ -116,4 +116,19 @@ int golibevent_bev_set_timeouts(struct bufferevent *bev, int64_t read_usec,
 void golibevent_bev_setwatermark(struct golibevent_bev *st, short events,
     size_t low, size_t high);
 
+/* ---- listeners ---- */
+
+#include <event2/listener.h>
+
+/* Creates a listener on fd, or on a new socket bound to the address given by
+ * family (AF_INET, AF_INET6 or AF_UNIX), addr (4 or 16 address bytes, or a
+ * NUL-terminated path) and port when fd is -1. key is the callbacks'
+ * argument; with_cb installs the accept shim, so that 0 makes libevent close
+ * accepted connections. */
+struct evconnlistener *golibevent_listener_new(struct event_base *base,
+    unsigned flags, int backlog, evutil_socket_t fd, int family,
+    const void *addr, int port, uint32_t scope_id, void *key, int with_cb);
+void golibevent_listener_set_cb(struct evconnlistener *lev, void *key,
+    int with_cb);
+
 #endif

@@ -28,6 +28,8 @@ const childProcessEnv = "GOLIBEVENT_TEST_CHILD"
 
 func runChildProcess(name string) {
 	switch name {
+	case "emfile":
+		runEmfileChild()
 	case "fatal":
 		SetLogger(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
 		raiseFatalErrorForTest()
