@@ -135,6 +135,8 @@ type BufferEvent struct {
 	writeFn BufferEventFunc
 	eventFn BufferEventEventFunc
 	partner *BufferEvent
+	bucket  *TokenBucket    // set by SetRateLimit
+	group   *RateLimitGroup // set by RateLimitGroup.Add
 }
 
 // ErrNotThreadSafe reports a call from another goroutine while the base's
@@ -275,6 +277,22 @@ func (bev *BufferEvent) freeWithBase() {
 // release frees the bufferevent and then, once no callback can still be
 // using them, its handle and C state.
 func (bev *BufferEvent) release() {
+	// libevent finishes freeing a bufferevent only when its last reference
+	// goes, which pending deferred callbacks can delay. The rate limit and
+	// the group must let go of it now: a group cannot be freed with
+	// members, and the TokenBucket may be freed next.
+	bev.mu.Lock()
+	bucket, group := bev.bucket, bev.group
+	bev.bucket, bev.group = nil, nil
+	bev.mu.Unlock()
+	if group != nil {
+		C.bufferevent_remove_from_rate_limit_group(bev.ptr)
+		group.forget(bev)
+	}
+	if bucket != nil {
+		C.bufferevent_set_rate_limit(bev.ptr, nil)
+		bucket.unuse()
+	}
 	C.golibevent_bev_free(bev.st)
 	st, key := bev.st, bev.key
 	bev.base.releaseAfterCallbacks(func() {
