@@ -9,10 +9,14 @@ export PATH := $(PATH):/usr/local/go/bin
 
 LINECOUNT := examples/linecount/linecount
 
-.PHONY: setup demo test vet bench
+.PHONY: setup setup-test demo test vet bench
 
 setup:
 	./third_party/libevent/setup.sh
+
+# The tests also talk to netcat, socat and python3 on loopback.
+setup-test:
+	./third_party/libevent/setup.sh --test-tools
 
 demo: setup
 	$(GO) build -o $(LINECOUNT) ./examples/linecount
@@ -25,7 +29,7 @@ vet: setup
 	$(GO) vet ./...
 	cd bench && $(GO) vet ./...
 
-test: vet
+test: setup-test vet
 	$(GO) test -race -count=1 ./...
 	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 ./...
 	GOLIBEVENT_TEST_DEBUG_MODE=1 $(GO) test -count=1 ./...

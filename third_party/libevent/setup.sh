@@ -5,14 +5,23 @@
 # through sudo. On other systems it prints the package names from PIN and
 # exits with status 1 if something is missing.
 #
-# Usage: third_party/libevent/setup.sh [--check]
-#   --check  verify only; never install anything.
+# Usage: third_party/libevent/setup.sh [--check] [--test-tools]
+#   --check       verify only; never install anything.
+#   --test-tools  also install the peers that the tests run against
+#                 (netcat-openbsd, socat, python3), on Debian and Ubuntu.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 pin="$here/PIN"
 check_only=0
-[ "${1:-}" = "--check" ] && check_only=1
+test_tools=0
+for arg in "$@"; do
+	case "$arg" in
+	--check) check_only=1 ;;
+	--test-tools) test_tools=1 ;;
+	*) printf 'libevent setup: unknown argument %s\n' "$arg" >&2; exit 2 ;;
+	esac
+done
 
 pin_value() {
 	sed -n "s/^$1=//p" "$pin" | head -n 1
@@ -55,7 +64,12 @@ missing_debian_packages() {
 
 install_debian() {
 	# gcc and libc6-dev are what cgo needs; make runs the README's commands.
-	missing=$(missing_debian_packages $debian_packages gcc libc6-dev make)
+	wanted="$debian_packages gcc libc6-dev make"
+	if [ "$test_tools" = 1 ]; then
+		wanted="$wanted $(pin_value debian_test_tools)"
+	fi
+	# shellcheck disable=SC2086
+	missing=$(missing_debian_packages $wanted)
 	[ -z "$missing" ] && return 0
 	if [ "$check_only" = 1 ]; then
 		fail "missing packages: $missing(install them with: apt-get install $missing)"
