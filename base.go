@@ -586,6 +586,12 @@ func (b *Base) SetPriorities(n int) error {
 				return invalidError(op, "an event on fd %d has priority %d, outside the %d new priorities", e.fd, p, n)
 			}
 		}
+		// libevent would queue the deferred callbacks of such a buffer
+		// past the end of the new array of priority queues.
+		if buf, ok := c.(*Buffer); ok && buf.deferPriority >= n {
+			b.mu.Unlock()
+			return invalidError(op, "a Buffer defers its callbacks at priority %d, outside the %d new priorities", buf.deferPriority, n)
+		}
 	}
 	b.mu.Unlock()
 

@@ -185,3 +185,53 @@ func goFatalCallback(code C.int) {
 	defer func() { _ = recover() }()
 	logFatal(int(code))
 }
+
+// endPair ends a call that made one C call on two buffers, whose callbacks
+// may both have panicked. It panics again with the first buffer's value, or
+// else the second's, and drops the other, so that no stored value surfaces
+// later from an unrelated call.
+func endPair(first, second *syncCallbacks) {
+	first.active.Add(-1)
+	second.active.Add(-1)
+	p := first.panicked.Swap(nil)
+	if q := second.panicked.Swap(nil); p == nil {
+		p = q
+	}
+	if p != nil {
+		panic(p.value)
+	}
+}
+
+//export goBufferCallback
+func goBufferCallback(key unsafe.Pointer, origSize, added, deleted C.size_t) {
+	cb, _ := handles.lookup(key).(*BufferCallback)
+	if cb == nil {
+		noteDropped("buffer", -1)
+		return
+	}
+	cb.buf.runCallback(cb, BufferCallbackInfo{
+		OrigSize: int(origSize),
+		Added:    int(added),
+		Deleted:  int(deleted),
+	})
+}
+
+//export goBufferReferenceCleanup
+func goBufferReferenceCleanup(key unsafe.Pointer) {
+	ref, _ := handles.lookup(key).(*bufferReference)
+	if ref == nil {
+		noteDropped("buffer reference", -1)
+		return
+	}
+	ref.release(key)
+}
+
+//export goFileSegmentCleanup
+func goFileSegmentCleanup(key unsafe.Pointer) {
+	seg, _ := handles.lookup(key).(*FileSegment)
+	if seg == nil {
+		noteDropped("file segment", -1)
+		return
+	}
+	seg.freed(key)
+}
