@@ -512,7 +512,9 @@ func (b *Buffer) Remove(p []byte) (int, error) {
 	}
 	b.sync.begin()
 	r, errno := C.evbuffer_remove(b.ptr, unsafe.Pointer(&p[0]), C.size_t(min(len(p), maxChunk)))
-	b.changed()
+	if r > 0 {
+		b.changed()
+	}
 	b.sync.end()
 	if r < 0 {
 		return 0, opError(op, errno)
@@ -560,7 +562,9 @@ func (b *Buffer) Drain(n int) error {
 	if err := b.checkFront(op); err != nil {
 		return err
 	}
-	if n == 0 {
+	// Draining nothing changes nothing, so it must not cancel a
+	// reservation or make positions stale.
+	if n == 0 || C.evbuffer_get_length(b.ptr) == 0 {
 		return nil
 	}
 	b.sync.begin()
@@ -621,6 +625,9 @@ func (b *Buffer) AddBuffer(src *Buffer) error {
 	if err := src.checkFront(op); err != nil {
 		return err
 	}
+	if C.evbuffer_get_length(src.ptr) == 0 {
+		return nil
+	}
 	if src.sendfileData.Load() {
 		b.sendfileData.Store(true)
 	}
@@ -658,6 +665,9 @@ func (b *Buffer) PrependBuffer(src *Buffer) error {
 	}
 	if err := src.checkFront(op); err != nil {
 		return err
+	}
+	if C.evbuffer_get_length(src.ptr) == 0 {
+		return nil
 	}
 	if src.sendfileData.Load() {
 		b.sendfileData.Store(true)
@@ -718,8 +728,10 @@ func (b *Buffer) RemoveBuffer(dst *Buffer, n int) (int, error) {
 	b.sync.begin()
 	dst.sync.begin()
 	r, errno := C.evbuffer_remove_buffer(b.ptr, dst.ptr, C.size_t(min(n, maxChunk)))
-	b.changed()
-	dst.changed()
+	if r > 0 {
+		b.changed()
+		dst.changed()
+	}
 	b.forgetSendfileIfEmpty()
 	endPair(&b.sync, &dst.sync)
 	if r < 0 {

@@ -213,10 +213,25 @@ func TestBufferReservationCancelledByChange(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, b.AddBuffer(other))
 	assert.ErrorIs(t, b.Commit(1), ErrInvalid, "AddBuffer cancels the destination's reservation")
+	// Moving the source's chains moves its reserved space too.
+	require.NoError(t, other.AddString("z"))
 	_, err = other.Reserve(10)
 	require.NoError(t, err)
 	require.NoError(t, b.AddBuffer(other))
 	assert.ErrorIs(t, other.Commit(0), ErrInvalid, "AddBuffer cancels the source's reservation")
+
+	// Calls that change nothing leave the reservation alone.
+	space, err := b.Reserve(1)
+	require.NoError(t, err)
+	space[0][0] = '!'
+	require.NoError(t, b.AddBuffer(other), "moving an empty buffer")
+	require.NoError(t, b.Add(nil))
+	n, err := other.RemoveBuffer(b, 5)
+	require.NoError(t, err)
+	assert.Equal(t, 0, n)
+	require.NoError(t, other.Drain(3))
+	require.NoError(t, b.Commit(1))
+	assert.Equal(t, "xyz!", string(contents(t, b)))
 }
 
 func TestBufferPositions(t *testing.T) {
