@@ -137,6 +137,13 @@ func TestBufferAddFile(t *testing.T) {
 	assert.Equal(t, data[20000:], contents(t, b))
 	require.NoError(t, b.Drain(b.Len()))
 
+	// An empty range adds nothing, and the descriptor, which AddFile owns
+	// on success, is closed.
+	fd = writeFile(t, data)
+	require.NoError(t, b.AddFile(fd, int64(len(data)), -1))
+	assert.Equal(t, 0, b.Len())
+	assert.False(t, isOpen(fd))
+
 	// A failure leaves the descriptor open.
 	fd = writeFile(t, data)
 	defer unix.Close(fd)

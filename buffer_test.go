@@ -438,6 +438,23 @@ func TestBorrowedBuffer(t *testing.T) {
 	assert.Equal(t, 1, calls, "the callback ran after the wrapper was closed")
 	assert.Equal(t, "through the wrapper!?", string(contents(t, owned)), "closing the wrapper changed the evbuffer")
 
+	// A change that libevent makes behind the wrapper's back, reported
+	// by the owner, makes the wrapper's positions stale.
+	pos, err := owned.Pos(0)
+	require.NoError(t, err)
+	wrapperPos, err := wrapper.Pos(0)
+	assert.ErrorIs(t, err, ErrClosed)
+	assert.False(t, wrapperPos.Found())
+	third := borrowBuffer(owned.ptr, owner, nil, 0, false)
+	thirdPos, err := third.Pos(2)
+	require.NoError(t, err)
+	third.noteChanged()
+	_, err = third.AdvancePos(thirdPos, 1)
+	assert.ErrorIs(t, err, ErrInvalid, "a position survived noteChanged")
+	_, err = owned.AdvancePos(pos, 1)
+	require.NoError(t, err, "the owner's own positions do not depend on the wrapper")
+	require.NoError(t, third.Close())
+
 	second := borrowBuffer(owned.ptr, owner, nil, 0, false)
 	_, err = second.AddCallback(func(*Buffer, BufferCallbackInfo) { calls++ })
 	require.NoError(t, err)
