@@ -3,7 +3,10 @@
 package libevent
 
 import (
+	"context"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -310,4 +313,55 @@ func TestBufferDeferredPriorityGuard(t *testing.T) {
 	require.NoError(t, b.AddString("x"))
 	assert.ErrorIs(t, base.Dispatch(), ErrNoEvents)
 	assert.True(t, ran)
+}
+
+// TestBufferDeferredConcurrentProducers adds to a locked buffer from several
+// goroutines while the loop drains it from its deferred callback. Every byte
+// must be reported once as added and once as removed.
+func TestBufferDeferredConcurrentProducers(t *testing.T) {
+	const producers, adds, chunk = 4, 500, 10
+	const total = producers * adds * chunk
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		base := newBase(t, bk)
+		b := newBuffer(t)
+		require.NoError(t, b.EnableLocking())
+		require.NoError(t, b.DeferCallbacks(base))
+		added, deleted := 0, 0
+		_, err := b.AddCallback(func(buf *Buffer, info BufferCallbackInfo) {
+			added += info.Added
+			deleted += info.Deleted
+			if n := buf.Len(); n > 0 {
+				assert.NoError(t, buf.Drain(n))
+			}
+			if deleted == total {
+				assert.NoError(t, base.LoopBreak())
+			}
+		})
+		require.NoError(t, err)
+
+		// The producers start once the loop runs.
+		running := make(chan struct{})
+		require.NoError(t, base.Post(func() { close(running) }))
+		var wg sync.WaitGroup
+		for range producers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-running
+				data := make([]byte, chunk)
+				for range adds {
+					if !assert.NoError(t, b.Add(data)) {
+						return
+					}
+				}
+			}()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		require.NoError(t, base.Run(ctx))
+		wg.Wait()
+		assert.Equal(t, total, added)
+		assert.Equal(t, total, deleted)
+		assert.Equal(t, 0, b.Len())
+	})
 }
