@@ -176,8 +176,8 @@ func (b *Base) onLoopThread() bool {
 	return thread != 0 && thread == uintptr(C.golibevent_current_thread())
 }
 
-// Close closes the events created on the base and frees it
-// (event_base_free). If the loop is running, Close breaks it. Called from
+// Close closes the events created on the base, and the buffers that defer
+// their callbacks to it, and frees it (event_base_free). If the loop is running, Close breaks it. Called from
 // another goroutine, Close waits until the loop has returned (it waits for
 // the callback that is running, if any) and the base is freed. Called from
 // one of the base's callbacks, Close returns at once and the base is freed

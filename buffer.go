@@ -104,9 +104,9 @@ func NewBuffer() (*Buffer, error) {
 // borrowBuffer wraps an evbuffer that owner owns, such as a bufferevent's
 // input or output. Closing the wrapper removes the callbacks added through
 // it but never frees the evbuffer. base is the base whose loop runs the
-// evbuffer's callbacks, and flags, lockingEnabled and the frozen ends must
-// match what the owner set up. The owner calls detach before it frees the
-// evbuffer.
+// evbuffer's callbacks. flags and lockingEnabled must match what the owner
+// set up, and the owner stores the ends it freezes in frozenFront and
+// frozenBack. The owner calls detach before it frees the evbuffer.
 //
 // NOTE: positions and reservations are checked against the changes made
 // through this package. An owner that lets libevent change the evbuffer

@@ -312,7 +312,7 @@ func TestBufferSearchRange(t *testing.T) {
 	addChains(t, b, "abc", "xyzab", "cxyz")
 	start, err := b.Pos(1)
 	require.NoError(t, err)
-	// The data is "abcxyzabcxyz"; "abc" occurs at 0 and 6, and a match
+	// The data is "abcxyzabcxyz", where "abc" occurs at 0 and 6. A match
 	// must start at or after 1 and end at or before the range's end.
 	cases := []struct {
 		end  int
