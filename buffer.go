@@ -231,6 +231,10 @@ func (b *Buffer) changed() uint64 {
 // A Buffer from a bufferevent belongs to it: Close removes the callbacks
 // added through this wrapper and makes it unusable, but the evbuffer lives
 // on until the bufferevent is freed.
+//
+// A buffer that defers its callbacks to a base created with NoLock cannot
+// be freed from another goroutine while that base's loop runs: Close then
+// returns an error that matches ErrNoLock and leaves the buffer open.
 func (b *Buffer) Close() error {
 	if b == nil || b.ptr == nil {
 		return nil
@@ -245,8 +249,12 @@ func (b *Buffer) Close() error {
 		defer b.owner.leave()
 	}
 	if base := b.deferBase.Load(); base != nil {
-		if !base.life.acquire() {
-			// The base is closing; Base.free frees the buffer.
+		err := base.enter(op)
+		if errors.Is(err, ErrNoLock) {
+			return err
+		}
+		if err != nil {
+			// The base is closing, and Base.free frees the buffer.
 			b.life.close()
 			return nil
 		}

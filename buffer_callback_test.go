@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -363,5 +365,46 @@ func TestBufferDeferredConcurrentProducers(t *testing.T) {
 		assert.Equal(t, total, added)
 		assert.Equal(t, total, deleted)
 		assert.Equal(t, 0, b.Len())
+	})
+}
+
+// TestBufferNoLockBase checks that a buffer deferring to a NoLock base
+// rejects calls, Close included, from another goroutine while the loop runs.
+func TestBufferNoLockBase(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		base := newBase(t, bk, func(c *Config) { c.Flags |= NoLock })
+		b, err := NewBuffer()
+		require.NoError(t, err)
+		require.NoError(t, b.DeferCallbacks(base))
+
+		r, w := newPipe(t)
+		running := make(chan struct{})
+		stop := make(chan struct{})
+		ev, err := base.NewEvent(r, EvRead|EvPersist, func(ev *Event, _ EventFlags) {
+			var one [1]byte
+			_, _ = unix.Read(r, one[:])
+			select {
+			case <-stop:
+				assert.NoError(t, b.AddString("from the loop"), "a call from the loop's goroutine was rejected")
+				assert.NoError(t, ev.Close())
+			default:
+			}
+		})
+		require.NoError(t, err)
+		require.NoError(t, ev.Add())
+		require.NoError(t, base.Post(func() { close(running) }))
+		result := make(chan error, 1)
+		go func() { result <- base.Dispatch() }()
+		<-running
+
+		assert.ErrorIs(t, b.AddString("x"), ErrNoLock)
+		assert.ErrorIs(t, b.Close(), ErrNoLock)
+		close(stop)
+		writeByte(t, w)
+		assert.ErrorIs(t, <-result, ErrNoEvents)
+
+		assert.Equal(t, "from the loop", string(contents(t, b)))
+		require.NoError(t, b.Close())
+		assert.ErrorIs(t, b.AddString("x"), ErrClosed)
 	})
 }
