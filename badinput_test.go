@@ -363,6 +363,7 @@ func TestNoLockBaseRejectsOtherGoroutines(t *testing.T) {
 		assert.ErrorIs(t, ev.Activate(EvRead), ErrNoLock)
 		assert.ErrorIs(t, b.LoopBreak(), ErrNoLock)
 		assert.ErrorIs(t, b.Close(), ErrNoLock)
+		assert.ErrorIs(t, ev.Close(), ErrNoLock)
 
 		close(stop)
 		writeByte(t, w)
