@@ -72,11 +72,15 @@ type Buffer struct {
 
 	mu        sync.Mutex
 	callbacks map[*BufferCallback]struct{}
-	// stale are the entries of callbacks that Remove disabled instead of
-	// removing, because libevent was walking the entries then. leave
-	// removes them once no callback of the buffer runs.
-	stale       []*C.struct_evbuffer_cb_entry
-	staleCount  atomic.Int32
+	// stale are removed callbacks whose entries are disabled but still
+	// allocated, with their registry keys. libevent may be walking the
+	// entries, and Enable or Disable may be using one, so removeStale
+	// frees them later, when neither is the case.
+	stale      []*BufferCallback
+	staleCount atomic.Int32
+	// entryUsers counts the Enable and Disable calls in flight, which use
+	// an entry outside buf.mu.
+	entryUsers  atomic.Int32
 	reservation reservation
 	// lockThread and lockCalls describe the holder of Lock: its thread and
 	// one call for each Lock not yet unlocked.
@@ -138,6 +142,14 @@ func (b *Buffer) noteChanged() {
 func (b *Buffer) detach() {
 	b.life.close()
 	b.dropCallbacks(false)
+	b.mu.Lock()
+	stale := b.stale
+	b.stale = nil
+	b.staleCount.Store(0)
+	b.mu.Unlock()
+	for _, cb := range stale {
+		handles.release(cb.key)
+	}
 }
 
 // bufferCall is one call in progress on a Buffer, from enter to leave.
@@ -314,16 +326,19 @@ func (b *Buffer) freeWithBase() {
 // keys of its callbacks.
 func (b *Buffer) releaseC() {
 	b.mu.Lock()
-	callbacks := b.callbacks
-	b.callbacks = nil
-	entries := b.stale
+	dropped := b.stale
 	b.stale = nil
 	b.staleCount.Store(0)
-	for cb := range callbacks {
-		cb.removed = true
-		entries = append(entries, cb.entry)
+	for cb := range b.callbacks {
+		cb.removed.Store(true)
+		dropped = append(dropped, cb)
 	}
+	b.callbacks = nil
 	b.mu.Unlock()
+	entries := make([]*C.struct_evbuffer_cb_entry, len(dropped))
+	for i, cb := range dropped {
+		entries[i] = cb.entry
+	}
 
 	if b.deferBase.Load() != nil {
 		var first **C.struct_evbuffer_cb_entry
@@ -340,7 +355,7 @@ func (b *Buffer) releaseC() {
 		// any callback.
 		C.evbuffer_free(b.ptr)
 	}
-	for cb := range callbacks {
+	for _, cb := range dropped {
 		handles.release(cb.key)
 	}
 }

@@ -408,3 +408,45 @@ func TestBufferNoLockBase(t *testing.T) {
 		assert.ErrorIs(t, b.AddString("x"), ErrClosed)
 	})
 }
+
+// TestBufferCallbackConcurrentRemove removes callbacks while other
+// goroutines enable and disable them and add data to the locked buffer.
+func TestBufferCallbackConcurrentRemove(t *testing.T) {
+	b := newBuffer(t)
+	require.NoError(t, b.EnableLocking())
+	before := handles.count.Load()
+	for range 50 {
+		cb, err := b.AddCallback(func(buf *Buffer, _ BufferCallbackInfo) {
+			_ = buf.Len()
+		})
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		wg.Add(3)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				err := cb.Enable()
+				if i%2 == 1 {
+					err = cb.Disable()
+				}
+				if err != nil {
+					assert.ErrorIs(t, err, ErrClosed)
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				assert.NoError(t, b.AddString("x"))
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, cb.Remove())
+		}()
+		wg.Wait()
+	}
+	require.NoError(t, b.Drain(b.Len()))
+	assert.Equal(t, before, handles.count.Load(), "removed callbacks kept their keys")
+}

@@ -10,6 +10,7 @@ import "C"
 import (
 	"errors"
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -35,12 +36,13 @@ type BufferFunc func(buf *Buffer, info BufferCallbackInfo)
 type BufferCallback struct {
 	buf *Buffer
 	fn  BufferFunc
-	// key is the callback's registry key, its argument in C.
+	// key is the callback's registry key, its argument in C. It is
+	// released when the entry is freed.
 	key unsafe.Pointer
-	// entry and removed are guarded by buf.mu. removed is set by Remove
-	// and when the buffer is closed.
-	entry   *C.struct_evbuffer_cb_entry
-	removed bool
+	// entry is set once, under buf.mu, by AddCallback.
+	entry *C.struct_evbuffer_cb_entry
+	// removed is set by Remove and when the buffer is closed.
+	removed atomic.Bool
 }
 
 // AddCallback adds fn to the callbacks that run after data is added to or
@@ -92,32 +94,24 @@ func (cb *BufferCallback) Remove() error {
 		return err
 	}
 	defer c.leave()
-
-	b.mu.Lock()
-	if cb.removed {
-		b.mu.Unlock()
+	if !cb.removed.CompareAndSwap(false, true) {
 		return nil
 	}
-	cb.removed = true
+	b.mu.Lock()
 	delete(b.callbacks, cb)
 	b.mu.Unlock()
 
 	// libevent allows a callback to remove only itself while it walks
 	// the list of entries, and a callback that changes the buffer starts
-	// a nested walk. While any callback of this buffer runs, the entry is
-	// only disabled, because clearing a flag frees nothing, and leave
-	// removes it later.
-	if b.callbackDepth.Load() == 0 {
-		C.evbuffer_remove_cb_entry(b.ptr, cb.entry)
-	} else {
-		C.evbuffer_cb_clear_flags(b.ptr, cb.entry, C.EVBUFFER_CB_ENABLED)
-		b.mu.Lock()
-		b.stale = append(b.stale, cb.entry)
-		b.staleCount.Store(int32(len(b.stale)))
-		b.mu.Unlock()
-	}
-	// Removed or disabled, the entry is never called again.
-	handles.release(cb.key)
+	// a nested walk. So the entry is only disabled here, because clearing
+	// a flag frees nothing, and leave frees it once no callback of the
+	// buffer runs. Until then only removeStale can free it, and it is not
+	// in stale yet.
+	C.evbuffer_cb_clear_flags(b.ptr, cb.entry, C.EVBUFFER_CB_ENABLED)
+	b.mu.Lock()
+	b.stale = append(b.stale, cb)
+	b.staleCount.Store(int32(len(b.stale)))
+	b.mu.Unlock()
 	return nil
 }
 
@@ -144,14 +138,15 @@ func (cb *BufferCallback) setEnabled(op string, on bool) error {
 		return err
 	}
 	defer c.leave()
-	b.mu.Lock()
-	removed := cb.removed
-	b.mu.Unlock()
-	if removed {
+	// removeStale frees no entry while entryUsers is above zero, and an
+	// entry it may free is already marked removed, so the entry stays
+	// valid from this check on. A Remove that races with Enable can leave
+	// a removed entry enabled; runCallback drops its calls.
+	b.entryUsers.Add(1)
+	defer b.entryUsers.Add(-1)
+	if cb.removed.Load() {
 		return wrapError(op, ErrClosed)
 	}
-	// Only this callback's Remove or the buffer's release frees the
-	// entry, and this call holds the buffer, so the entry stays valid.
 	if on {
 		C.evbuffer_cb_set_flags(b.ptr, cb.entry, C.EVBUFFER_CB_ENABLED)
 	} else {
@@ -163,7 +158,7 @@ func (cb *BufferCallback) setEnabled(op string, on bool) error {
 // runCallback runs one callback; the trampoline calls it. A callback for a
 // buffer that was closed meanwhile is dropped.
 func (b *Buffer) runCallback(cb *BufferCallback, info BufferCallbackInfo) {
-	if !b.life.acquire() {
+	if cb.removed.Load() || !b.life.acquire() {
 		noteDropped("buffer", -1)
 		return
 	}
@@ -189,55 +184,47 @@ func (b *Buffer) loopBase() *Base {
 	return b.ownerBase
 }
 
-// removeStale removes the entries that Remove disabled while callbacks ran.
-// The caller holds the buffer and runs outside its callbacks.
+// removeStale frees the entries of removed callbacks and releases their
+// registry keys. The caller holds the buffer and runs outside its
+// callbacks. With locking enabled, evbuffer_remove_cb_entry waits for a
+// walk of the entries on another thread to end.
 func (b *Buffer) removeStale() {
 	b.mu.Lock()
+	if b.entryUsers.Load() != 0 {
+		b.mu.Unlock()
+		return
+	}
 	stale := b.stale
 	b.stale = nil
 	b.staleCount.Store(0)
 	b.mu.Unlock()
-	for _, entry := range stale {
-		C.evbuffer_remove_cb_entry(b.ptr, entry)
+	for _, cb := range stale {
+		C.evbuffer_remove_cb_entry(b.ptr, cb.entry)
+		handles.release(cb.key)
 	}
 }
 
-// dropCallbacks detaches every callback of a closed buffer and releases the
-// registry keys. With remove, the entries are removed from the evbuffer;
-// otherwise libevent may be walking them, so they are only disabled.
+// dropCallbacks removes every callback of a closed buffer. With remove the
+// entries are freed at once. Otherwise libevent may be walking them, so they
+// are only disabled and kept, with their keys, until removeStale, releaseC
+// or detach.
 func (b *Buffer) dropCallbacks(remove bool) {
 	b.mu.Lock()
 	callbacks := b.callbacks
 	b.callbacks = nil
-	var stale []*C.struct_evbuffer_cb_entry
-	if remove {
-		stale = b.stale
-		b.stale = nil
-		b.staleCount.Store(0)
-	}
-	for cb := range callbacks {
-		cb.removed = true
-	}
 	b.mu.Unlock()
-
-	var disabled []*C.struct_evbuffer_cb_entry
 	for cb := range callbacks {
-		if remove {
-			C.evbuffer_remove_cb_entry(b.ptr, cb.entry)
-		} else {
-			C.evbuffer_cb_clear_flags(b.ptr, cb.entry, C.EVBUFFER_CB_ENABLED)
-			disabled = append(disabled, cb.entry)
-		}
-		handles.release(cb.key)
+		cb.removed.Store(true)
+		C.evbuffer_cb_clear_flags(b.ptr, cb.entry, C.EVBUFFER_CB_ENABLED)
 	}
-	for _, entry := range stale {
-		C.evbuffer_remove_cb_entry(b.ptr, entry)
+	b.mu.Lock()
+	for cb := range callbacks {
+		b.stale = append(b.stale, cb)
 	}
-	if len(disabled) > 0 {
-		b.mu.Lock()
-		b.stale = append(b.stale, disabled...)
-		b.staleCount.Store(int32(len(b.stale)))
-		b.mu.Unlock()
+	b.staleCount.Store(int32(len(b.stale)))
+	b.mu.Unlock()
+	if remove {
+		b.removeStale()
 	}
 }
 
