@@ -34,7 +34,7 @@ const copyChunk = 32 << 10
 // Create one with [NewBuffer].
 //
 // A Buffer is not safe for concurrent use unless [Buffer.EnableLocking] was
-// called; then each method is atomic, and [Buffer.Lock] makes a sequence of
+// called. Then each method is atomic, and [Buffer.Lock] makes a sequence of
 // calls atomic. Methods that return slices over the buffer's C memory
 // (Peek, Pullup, Reserve) document how long the slices stay valid.
 type Buffer struct {
@@ -472,7 +472,7 @@ func (b *Buffer) add(op string, data unsafe.Pointer, n int) error {
 	return nil
 }
 
-// Write appends a copy of p to the buffer; it implements [io.Writer].
+// Write appends a copy of p to the buffer. It implements [io.Writer].
 func (b *Buffer) Write(p []byte) (int, error) {
 	if err := b.Add(p); err != nil {
 		return 0, err
@@ -480,7 +480,7 @@ func (b *Buffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// WriteString appends a copy of s to the buffer; it implements
+// WriteString appends a copy of s to the buffer. It implements
 // [io.StringWriter].
 func (b *Buffer) WriteString(s string) (int, error) {
 	if err := b.AddString(s); err != nil {
@@ -545,7 +545,7 @@ func (b *Buffer) Remove(p []byte) (int, error) {
 	return int(r), nil
 }
 
-// Read moves up to len(p) bytes from the front of the buffer into p; it
+// Read moves up to len(p) bytes from the front of the buffer into p. It
 // implements [io.Reader]. Like bytes.Buffer, it returns io.EOF when the
 // buffer is empty, unless len(p) is zero.
 func (b *Buffer) Read(p []byte) (int, error) {
@@ -556,7 +556,7 @@ func (b *Buffer) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// ReadByte removes and returns the first byte of the buffer; it implements
+// ReadByte removes and returns the first byte of the buffer. It implements
 // [io.ByteReader]. It returns io.EOF when the buffer is empty.
 func (b *Buffer) ReadByte() (byte, error) {
 	var one [1]byte

@@ -147,7 +147,7 @@ func (b *Buffer) RemoveBuffer(dst *Buffer, n int) (int, error) {
 	return int(r), nil
 }
 
-// ReadFrom appends the data that r returns until io.EOF; it implements
+// ReadFrom appends the data that r returns until io.EOF. It implements
 // [io.ReaderFrom]. A *Buffer source is moved with AddBuffer, without a copy.
 func (b *Buffer) ReadFrom(r io.Reader) (int64, error) {
 	if r == nil {
@@ -185,7 +185,7 @@ func (b *Buffer) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // WriteTo writes the buffer's data to w and removes what w accepted, until
-// the buffer is empty or w fails; it implements [io.WriterTo]. A *Buffer
+// the buffer is empty or w fails. It implements [io.WriterTo]. A *Buffer
 // destination gets the data with AddBuffer, without a copy.
 func (b *Buffer) WriteTo(w io.Writer) (int64, error) {
 	if w == nil {
