@@ -302,19 +302,21 @@ func TestBufferDeferredClose(t *testing.T) {
 // TestBufferDeferredPriorityGuard checks that SetPriorities refuses to drop
 // the priority that a buffer's deferred callbacks use.
 func TestBufferDeferredPriorityGuard(t *testing.T) {
-	base := newBase(t, backends[0])
-	require.NoError(t, base.SetPriorities(8))
-	b := newBuffer(t)
-	require.NoError(t, b.DeferCallbacks(base))
-	assert.Equal(t, 4, b.deferPriority)
-	assert.ErrorIs(t, base.SetPriorities(4), ErrInvalid)
-	require.NoError(t, base.SetPriorities(5))
-	ran := false
-	_, err := b.AddCallback(func(*Buffer, BufferCallbackInfo) { ran = true })
-	require.NoError(t, err)
-	require.NoError(t, b.AddString("x"))
-	assert.ErrorIs(t, base.Dispatch(), ErrNoEvents)
-	assert.True(t, ran)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		base := newBase(t, bk)
+		require.NoError(t, base.SetPriorities(8))
+		b := newBuffer(t)
+		require.NoError(t, b.DeferCallbacks(base))
+		assert.Equal(t, 4, b.deferPriority)
+		assert.ErrorIs(t, base.SetPriorities(4), ErrInvalid)
+		require.NoError(t, base.SetPriorities(5))
+		ran := false
+		_, err := b.AddCallback(func(*Buffer, BufferCallbackInfo) { ran = true })
+		require.NoError(t, err)
+		require.NoError(t, b.AddString("x"))
+		assert.ErrorIs(t, base.Dispatch(), ErrNoEvents)
+		assert.True(t, ran)
+	})
 }
 
 // TestBufferDeferredConcurrentProducers adds to a locked buffer from several
