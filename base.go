@@ -180,8 +180,8 @@ func (b *Base) onLoopThread() bool {
 	return thread != 0 && thread == uintptr(C.golibevent_current_thread())
 }
 
-// Close closes the events created on the base and frees it
-// (event_base_free). If the loop is running, Close breaks it. Called from
+// Close closes the events created on the base, and the buffers that defer
+// their callbacks to it, and frees it (event_base_free). If the loop is running, Close breaks it. Called from
 // another goroutine, Close waits until the loop has returned (it waits for
 // the callback that is running, if any) and the base is freed. Called from
 // one of the base's callbacks, Close returns at once and the base is freed
@@ -620,6 +620,12 @@ func (b *Base) SetPriorities(n int) error {
 				b.mu.Unlock()
 				return invalidError(op, "an event on fd %d has priority %d, outside the %d new priorities", e.fd, p, n)
 			}
+		}
+		// libevent would queue the deferred callbacks of such a buffer
+		// past the end of the new array of priority queues.
+		if buf, ok := c.(*Buffer); ok && buf.deferPriority >= n {
+			b.mu.Unlock()
+			return invalidError(op, "a Buffer defers its callbacks at priority %d, outside the %d new priorities", buf.deferPriority, n)
 		}
 	}
 	b.mu.Unlock()

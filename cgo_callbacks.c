@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void golibevent_log_cb(int severity, const char *msg)
 {
@@ -575,4 +576,111 @@ void golibevent_listener_set_cb(struct evconnlistener *lev, void *key,
     int with_cb)
 {
 	evconnlistener_set_cb(lev, with_cb ? golibevent_listener_cb : NULL, key);
+}
+
+void golibevent_buffer_cb(struct evbuffer *buf,
+    const struct evbuffer_cb_info *info, void *key)
+{
+	(void)buf;
+	goBufferCallback(key, info->orig_size, info->n_added, info->n_deleted);
+}
+
+struct evbuffer_cb_entry *golibevent_buffer_add_cb(struct evbuffer *buf,
+    void *key)
+{
+	return evbuffer_add_cb(buf, golibevent_buffer_cb, key);
+}
+
+static void golibevent_buffer_reference_cleanup(const void *data, size_t len,
+    void *key)
+{
+	(void)data;
+	(void)len;
+	goBufferReferenceCleanup(key);
+}
+
+int golibevent_buffer_add_reference(struct evbuffer *buf, const void *data,
+    size_t len, void *key)
+{
+	return evbuffer_add_reference(buf, data, len,
+	    golibevent_buffer_reference_cleanup, key);
+}
+
+static void golibevent_file_segment_cleanup(
+    struct evbuffer_file_segment const *seg, int flags, void *key)
+{
+	(void)seg;
+	(void)flags;
+	goFileSegmentCleanup(key);
+}
+
+struct evbuffer_file_segment *golibevent_file_segment_new(int fd,
+    int64_t offset, int64_t length, unsigned flags, void *key)
+{
+	struct evbuffer_file_segment *seg;
+
+	seg = evbuffer_file_segment_new(fd, (ev_off_t)offset, (ev_off_t)length,
+	    flags);
+	if (seg != NULL)
+		evbuffer_file_segment_add_cleanup_cb(seg,
+		    golibevent_file_segment_cleanup, key);
+	return seg;
+}
+
+/* The cleanup callback of AddFile's segments: arg is the descriptor. */
+static void golibevent_close_segment_fd(
+    struct evbuffer_file_segment const *seg, int flags, void *arg)
+{
+	(void)seg;
+	(void)flags;
+	close((int)(intptr_t)arg);
+}
+
+int golibevent_buffer_add_file(struct evbuffer *buf, int fd, int64_t offset,
+    int64_t length, int sendfile)
+{
+	struct evbuffer_file_segment *seg;
+	unsigned flags = sendfile ? 0 : EVBUF_FS_DISABLE_SENDFILE;
+
+	/* evbuffer_add_file creates its segment with EVBUF_FS_CLOSE_ON_FREE,
+	 * so when evbuffer_add_file_segment fails, freeing the segment closes
+	 * fd, while a failure of evbuffer_file_segment_new leaves it open. The
+	 * caller cannot tell the two apart. Here the descriptor is closed by a
+	 * cleanup callback that is set only after the segment is in the
+	 * buffer, so every failure leaves fd open. Without sendfile the
+	 * segment maps or reads the file at once, so that
+	 * evbuffer_add_file_segment cannot fail on that step, which would
+	 * leak the segment. */
+	seg = evbuffer_file_segment_new(fd, (ev_off_t)offset, (ev_off_t)length,
+	    flags);
+	if (seg == NULL)
+		return -1;
+	if (evbuffer_add_file_segment(buf, seg, 0, (ev_off_t)length) != 0) {
+		/* Its failure path has dropped the only reference, which
+		 * freed the segment. */
+		return -1;
+	}
+	evbuffer_file_segment_add_cleanup_cb(seg, golibevent_close_segment_fd,
+	    (void *)(intptr_t)fd);
+	/* The buffer's chain holds the segment now; dropping the creator's
+	 * reference lets the segment go with the chain. */
+	evbuffer_file_segment_free(seg);
+	return 0;
+}
+
+void golibevent_buffer_free_deferring(struct evbuffer *buf,
+    struct evbuffer_cb_entry **entries, int n)
+{
+	int i;
+
+	/* A buffer that defers its callbacks holds a reference for each
+	 * scheduled run, so evbuffer_free may leave it alive until the base's
+	 * loop runs its callbacks. With no callback entries left, emptying it
+	 * schedules nothing, and the reference callbacks of its data run now
+	 * instead of whenever, if ever, the loop gets to it. */
+	for (i = 0; i < n; i++)
+		evbuffer_remove_cb_entry(buf, entries[i]);
+	evbuffer_unfreeze(buf, 1);
+	evbuffer_drain(buf, evbuffer_get_length(buf));
+	evbuffer_free(buf);
 }

@@ -210,21 +210,10 @@ func handleCallbackPanic(r any, base *Base) {
 	base.notePanic(r)
 }
 
-// syncCallbacks marks the calls of an object whose callbacks libevent can run
-// synchronously. begin and end bracket such a C call; end re-raises a panic
-// that a callback recovered in between.
-type syncCallbacks struct{}
-
-func (s *syncCallbacks) begin() {}
-
-func (s *syncCallbacks) end() {
-	rethrowSyncPanic()
-}
-
-// recoverSync is deferred by the trampolines of objects with synchronous
-// callbacks. base is the base whose loop runs the object's callbacks
-// otherwise, or nil.
-func recoverSync(s *syncCallbacks, base *Base) {
+// recoverCallbackFor is deferred by trampolines of objects without an Event
+// of their own. base is the base whose loop runs the object's callbacks when
+// they are not synchronous, or nil.
+func recoverCallbackFor(base *Base) {
 	if r := recover(); r != nil {
 		handleCallbackPanic(r, base)
 	}
@@ -281,4 +270,38 @@ func goLogCallback(severity C.int, msg *C.char) {
 func goFatalCallback(code C.int) {
 	defer func() { _ = recover() }()
 	logFatal(int(code))
+}
+
+//export goBufferCallback
+func goBufferCallback(key unsafe.Pointer, origSize, added, deleted C.size_t) {
+	cb, _ := handles.lookup(key).(*BufferCallback)
+	if cb == nil {
+		noteDropped("buffer", -1)
+		return
+	}
+	cb.buf.runCallback(cb, BufferCallbackInfo{
+		OrigSize: int(origSize),
+		Added:    int(added),
+		Deleted:  int(deleted),
+	})
+}
+
+//export goBufferReferenceCleanup
+func goBufferReferenceCleanup(key unsafe.Pointer) {
+	ref, _ := handles.lookup(key).(*bufferReference)
+	if ref == nil {
+		noteDropped("buffer reference", -1)
+		return
+	}
+	ref.release(key)
+}
+
+//export goFileSegmentCleanup
+func goFileSegmentCleanup(key unsafe.Pointer) {
+	seg, _ := handles.lookup(key).(*FileSegment)
+	if seg == nil {
+		noteDropped("file segment", -1)
+		return
+	}
+	seg.freed(key)
 }

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 
@@ -130,5 +131,31 @@ struct evconnlistener *golibevent_listener_new(struct event_base *base,
     const void *addr, int port, uint32_t scope_id, void *key, int with_cb);
 void golibevent_listener_set_cb(struct evconnlistener *lev, void *key,
     int with_cb);
+
+/* evbuffer callbacks. key is the registry key of a BufferCallback, a
+ * buffer reference or a FileSegment. */
+void golibevent_buffer_cb(struct evbuffer *buf,
+    const struct evbuffer_cb_info *info, void *key);
+struct evbuffer_cb_entry *golibevent_buffer_add_cb(struct evbuffer *buf,
+    void *key);
+int golibevent_buffer_add_reference(struct evbuffer *buf, const void *data,
+    size_t len, void *key);
+
+/* Creates a file segment whose cleanup callback reports to the Go
+ * FileSegment with registry key key. */
+struct evbuffer_file_segment *golibevent_file_segment_new(int fd,
+    int64_t offset, int64_t length, unsigned flags, void *key);
+
+/* Adds length bytes of fd from offset, as evbuffer_add_file does, but
+ * leaves fd open when it fails. On success the buffer closes fd once the
+ * data has left every buffer. sendfile must be nonzero exactly when the
+ * buffer has EVBUFFER_FLAG_DRAINS_TO_FD. */
+int golibevent_buffer_add_file(struct evbuffer *buf, int fd, int64_t offset,
+    int64_t length, int sendfile);
+
+/* Frees a buffer that defers its callbacks: removes the n callback entries
+ * and empties the buffer before evbuffer_free. */
+void golibevent_buffer_free_deferring(struct evbuffer *buf,
+    struct evbuffer_cb_entry **entries, int n);
 
 #endif

@@ -284,10 +284,15 @@ func (e *Event) freeWithBase() {
 // Close deletes the event and frees it (event_free). It is safe in the
 // event's own callback. Called from another goroutine while the callback
 // runs, Close waits for the callback to return, as event_free does. After
-// Close the callback is not called again. Closing twice is harmless.
+// Close the callback is not called again. Closing twice is harmless. On a
+// base created with NoLock, Close from another goroutine while the loop
+// runs returns an error that matches ErrNoLock and leaves the event open.
 func (e *Event) Close() error {
 	if e == nil || e.ptr == nil {
 		return nil
+	}
+	if b := e.base; b.noLock && b.running.Load() && !b.onLoopThread() {
+		return wrapError("event_free", ErrNoLock)
 	}
 	if !e.base.life.acquire() {
 		// The base is closing; Base.free frees the event.

@@ -21,12 +21,24 @@
 //	ev.Add()
 //	err = base.Run(ctx)
 //
+// # Buffers
+//
+// A [Buffer] wraps an evbuffer, libevent's queue of bytes stored in chains
+// of C memory. It implements io.Reader, io.Writer, io.ReaderFrom,
+// io.WriterTo, io.ByteReader and io.StringWriter, and moves data between
+// buffers, files and descriptors without copying where libevent can. Peek,
+// Pullup and Reserve return slices over the C memory, which are valid only
+// until the buffer next changes. A Buffer's callbacks run inside the call
+// that changed it, and a panic in one leaves that call with the same value.
+// After [Buffer.DeferCallbacks] they run from a base's loop instead. A
+// Buffer is safe for concurrent use only after [Buffer.EnableLocking].
+//
 // # Ownership
 //
 // Every wrapper has a Close method that frees the C object. Close is
 // idempotent; any later use returns an error that matches [ErrClosed] and never
-// touches freed memory. Closing a Base first closes the events created on it.
-// The zero value of a wrapper is not usable: its methods return an error that
+// touches freed memory. Closing a Base first closes the events created on it
+// and the buffers that defer their callbacks to it. The zero value of a wrapper is not usable: its methods return an error that
 // matches [ErrInvalid].
 //
 // # Threads and goroutines
