@@ -59,6 +59,10 @@ type Buffer struct {
 	// Positions and reservations record it and become invalid when it
 	// moves on.
 	changes atomic.Uint64
+	// libeventChanges, for a borrowed evbuffer, counts the changes that
+	// libevent made itself, such as a bufferevent reading into its input.
+	// The owner's C code increments it from an evbuffer callback.
+	libeventChanges *C.uint64_t
 
 	flags       atomic.Uint64
 	frozenFront atomic.Bool
@@ -111,17 +115,18 @@ func NewBuffer() (*Buffer, error) {
 // set up, and the owner stores the ends it freezes in frozenFront and
 // frozenBack. The owner calls detach before it frees the evbuffer.
 //
-// NOTE: positions and reservations are checked against the changes made
-// through this package. An owner that lets libevent change the evbuffer
-// elsewhere, such as a bufferevent reading into its input, must call
-// noteChanged after each such change and before Go code can use the
-// Buffer again.
-func borrowBuffer(ptr *C.struct_evbuffer, owner bufferOwner, base *Base, flags BufferFlags, lockingEnabled bool) *Buffer {
+// Positions and reservations are checked against the changes made through
+// this package and those that libevent counts in *libeventChanges, which the
+// owner's C code increments from an evbuffer callback whenever libevent
+// changes the evbuffer itself, such as a bufferevent reading into its input.
+func borrowBuffer(ptr *C.struct_evbuffer, owner bufferOwner, base *Base, flags BufferFlags, lockingEnabled bool,
+	libeventChanges *C.uint64_t) *Buffer {
 	b := &Buffer{
-		ptr:       ptr,
-		owner:     owner,
-		ownerBase: base,
-		callbacks: make(map[*BufferCallback]struct{}),
+		ptr:             ptr,
+		owner:           owner,
+		ownerBase:       base,
+		callbacks:       make(map[*BufferCallback]struct{}),
+		libeventChanges: libeventChanges,
 	}
 	b.flags.Store(uint64(flags))
 	b.lockingEnabled.Store(lockingEnabled)
@@ -230,7 +235,20 @@ func (c bufferCall) leave() {
 
 // changed records a change to the buffer and returns the new change count.
 func (b *Buffer) changed() uint64 {
-	return b.changes.Add(1)
+	return b.changes.Add(1) + b.libeventCount()
+}
+
+// changeCount returns the number of changes made to the buffer through this
+// package and, for a borrowed evbuffer, by libevent.
+func (b *Buffer) changeCount() uint64 {
+	return b.changes.Load() + b.libeventCount()
+}
+
+func (b *Buffer) libeventCount() uint64 {
+	if b.libeventChanges == nil {
+		return 0
+	}
+	return uint64(C.golibevent_load_u64(b.libeventChanges))
 }
 
 // Close frees the buffer (evbuffer_free). Data added by reference and file

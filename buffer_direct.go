@@ -212,7 +212,7 @@ func (b *Buffer) Commit(n int) error {
 	case !res.active:
 		b.mu.Unlock()
 		return invalidError(op, "no space is reserved; call Reserve first")
-	case res.changes != b.changes.Load():
+	case res.changes != b.changeCount():
 		b.reservation = reservation{}
 		b.mu.Unlock()
 		return invalidError(op, "the buffer changed after Reserve, which cancelled the reservation; reserve again")

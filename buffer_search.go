@@ -52,7 +52,7 @@ func (b *Buffer) checkPos(op string, pos BufferPos) error {
 		return invalidError(op, "the position was not found or not made by this package")
 	case pos.buf != b:
 		return invalidError(op, "the position belongs to another Buffer")
-	case pos.changes != b.changes.Load():
+	case pos.changes != b.changeCount():
 		return invalidError(op, "the position at offset %d is stale: the buffer changed after it was made", int(pos.ptr.pos))
 	}
 	return nil
@@ -70,7 +70,7 @@ func (b *Buffer) Pos(offset int) (BufferPos, error) {
 		return BufferPos{}, err
 	}
 	defer c.leave()
-	pos := BufferPos{buf: b, changes: b.changes.Load()}
+	pos := BufferPos{buf: b, changes: b.changeCount()}
 	if C.evbuffer_ptr_set(b.ptr, &pos.ptr, C.size_t(offset), C.EVBUFFER_PTR_SET) != 0 {
 		return BufferPos{}, invalidError(op, "offset %d is past the end of the buffer (length %d)", offset, int(C.evbuffer_get_length(b.ptr)))
 	}
@@ -184,7 +184,7 @@ func (b *Buffer) search(op string, needle []byte, start, end *BufferPos) (Buffer
 		needlePtr = (*C.char)(unsafe.Pointer(&needle[0]))
 	}
 
-	changes := b.changes.Load()
+	changes := b.changeCount()
 	found := C.evbuffer_search_range(b.ptr, needlePtr, C.size_t(len(needle)), startPtr, endPtr)
 	return BufferPos{ptr: found, buf: b, changes: changes}, nil
 }
@@ -265,7 +265,7 @@ func (b *Buffer) searchEOL(start *BufferPos, style EOLStyle) (BufferPos, int, er
 		startPtr = &p
 	}
 	var eolLen C.size_t
-	changes := b.changes.Load()
+	changes := b.changeCount()
 	found := C.evbuffer_search_eol(b.ptr, startPtr, &eolLen, C.enum_evbuffer_eol_style(style))
 	if found.pos < 0 {
 		eolLen = 0

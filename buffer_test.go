@@ -422,7 +422,7 @@ func TestBorrowedBuffer(t *testing.T) {
 	base := newBase(t, backends[0])
 	handlesBefore := handles.count.Load()
 
-	wrapper := borrowBuffer(owned.ptr, owner, nil, 0, false)
+	wrapper := borrowBuffer(owned.ptr, owner, nil, 0, false, nil)
 	require.NoError(t, wrapper.AddString("through the wrapper"))
 	calls := 0
 	_, err := wrapper.AddCallback(func(*Buffer, BufferCallbackInfo) { calls++ })
@@ -445,7 +445,7 @@ func TestBorrowedBuffer(t *testing.T) {
 	wrapperPos, err := wrapper.Pos(0)
 	assert.ErrorIs(t, err, ErrClosed)
 	assert.False(t, wrapperPos.Found())
-	third := borrowBuffer(owned.ptr, owner, nil, 0, false)
+	third := borrowBuffer(owned.ptr, owner, nil, 0, false, nil)
 	thirdPos, err := third.Pos(2)
 	require.NoError(t, err)
 	third.noteChanged()
@@ -455,7 +455,7 @@ func TestBorrowedBuffer(t *testing.T) {
 	require.NoError(t, err, "the owner's own positions do not depend on the wrapper")
 	require.NoError(t, third.Close())
 
-	second := borrowBuffer(owned.ptr, owner, nil, 0, false)
+	second := borrowBuffer(owned.ptr, owner, nil, 0, false, nil)
 	_, err = second.AddCallback(func(*Buffer, BufferCallbackInfo) { calls++ })
 	require.NoError(t, err)
 	owner.life.close()

@@ -137,6 +137,8 @@ type BufferEvent struct {
 	partner *BufferEvent
 	bucket  *TokenBucket    // set by SetRateLimit
 	group   *RateLimitGroup // set by RateLimitGroup.Add
+	input   *Buffer         // made by Input on first use
+	output  *Buffer         // made by Output on first use
 }
 
 // ErrNotThreadSafe reports a call from another goroutine while the base's
@@ -293,6 +295,15 @@ func (bev *BufferEvent) release() {
 		C.bufferevent_set_rate_limit(bev.ptr, nil)
 		bucket.unuse()
 	}
+	bev.mu.Lock()
+	input, output := bev.input, bev.output
+	bev.mu.Unlock()
+	if input != nil {
+		input.detach()
+	}
+	if output != nil {
+		output.detach()
+	}
 	C.golibevent_bev_free(bev.st)
 	st, key := bev.st, bev.key
 	bev.base.releaseAfterCallbacks(func() {
@@ -433,6 +444,96 @@ func (bev *BufferEvent) WriteString(s string) (int, error) {
 		return 0, opError(op, nil)
 	}
 	return len(s), nil
+}
+
+// Input returns the input buffer (bufferevent_get_input), which libevent
+// fills from the descriptor or the partner. Its back end is frozen: only
+// libevent adds to it. The Buffer belongs to the bufferevent, so it becomes
+// unusable when the bufferevent is closed and its Close does nothing to the
+// data. Positions and reservations in it go stale when libevent reads into
+// it. It returns nil after Close.
+func (bev *BufferEvent) Input() *Buffer {
+	return bev.borrowed("bufferevent_get_input", true)
+}
+
+// Output returns the output buffer (bufferevent_get_output), from which
+// libevent writes. Its front end is frozen: only libevent removes from it.
+// The rules of Input apply.
+func (bev *BufferEvent) Output() *Buffer {
+	return bev.borrowed("bufferevent_get_output", false)
+}
+
+func (bev *BufferEvent) borrowed(op string, input bool) *Buffer {
+	if bev == nil || bev.st == nil || !bev.life.acquire() {
+		return nil
+	}
+	defer bev.life.release()
+	bev.mu.Lock()
+	defer bev.mu.Unlock()
+	if input && bev.input != nil {
+		return bev.input
+	}
+	if !input && bev.output != nil {
+		return bev.output
+	}
+	locking := bev.options&BEVOptThreadSafe != 0
+	if input {
+		bev.input = borrowBuffer(C.bufferevent_get_input(bev.ptr), bev, bev.base, 0, locking, &bev.st.input_changes)
+		bev.input.frozenBack.Store(true)
+		return bev.input
+	}
+	bev.output = borrowBuffer(C.bufferevent_get_output(bev.ptr), bev, bev.base, 0, locking, &bev.st.output_changes)
+	bev.output.frozenFront.Store(true)
+	return bev.output
+}
+
+// ReadBuffer moves all of the input into dst without copying
+// (bufferevent_read_buffer).
+func (bev *BufferEvent) ReadBuffer(dst *Buffer) error {
+	const op = "bufferevent_read_buffer"
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	c, err := dst.enter(op)
+	if err != nil {
+		return err
+	}
+	defer c.leave()
+	if err := dst.checkBack(op); err != nil {
+		return err
+	}
+	dst.changed()
+	if C.bufferevent_read_buffer(bev.ptr, dst.ptr) != 0 {
+		return opError(op, nil)
+	}
+	return nil
+}
+
+// WriteBuffer moves all of src into the output without copying
+// (bufferevent_write_buffer).
+func (bev *BufferEvent) WriteBuffer(src *Buffer) error {
+	const op = "bufferevent_write_buffer"
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	c, err := src.enter(op)
+	if err != nil {
+		return err
+	}
+	defer c.leave()
+	if err := src.checkFront(op); err != nil {
+		return err
+	}
+	if err := src.checkReadable(op); err != nil {
+		return err
+	}
+	src.changed()
+	if C.bufferevent_write_buffer(bev.ptr, src.ptr) != 0 {
+		return opError(op, nil)
+	}
+	return nil
 }
 
 // Read moves up to len(p) bytes from the input buffer into p

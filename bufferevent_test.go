@@ -574,3 +574,66 @@ func TestBufferEventBadInput(t *testing.T) {
 		assert.Equal(t, -1, zero.Fd())
 	})
 }
+
+func TestBufferEventInputAndOutput(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		a, c, err := b.NewBufferEventPair(0)
+		require.NoError(t, err)
+		require.NoError(t, c.Enable(EvRead))
+		require.NoError(t, a.Output().AddString("line one\nline two\n"))
+		assert.Same(t, a.Output(), a.Output(), "Output made a new wrapper")
+		runPending(t, b)
+
+		in := c.Input()
+		assert.Equal(t, 18, in.Len())
+		pos, err := in.Search([]byte("two"))
+		require.NoError(t, err)
+		assert.Equal(t, 14, pos.Offset())
+		line, err := in.ReadLine(EOLLF)
+		require.NoError(t, err)
+		assert.Equal(t, "line one", string(line))
+
+		// libevent writing into the input makes positions stale.
+		pos, err = in.Search([]byte("two"))
+		require.NoError(t, err)
+		require.NoError(t, a.Output().AddString("more\n"))
+		runPending(t, b)
+		_, err = in.PeekAt(pos, 1)
+		assert.ErrorIs(t, err, ErrInvalid, "a position survived libevent's read")
+
+		// The ends that libevent owns are frozen.
+		assert.ErrorIs(t, in.AddString("x"), ErrFrozen)
+		assert.ErrorIs(t, a.Output().Drain(1), ErrFrozen)
+
+		// ReadBuffer and WriteBuffer move whole buffers.
+		dst, err := NewBuffer()
+		require.NoError(t, err)
+		defer dst.Close()
+		require.NoError(t, c.ReadBuffer(dst))
+		assert.Equal(t, 0, in.Len())
+		assert.Equal(t, "line two\nmore\n", string(contentsOf(t, dst)))
+		require.NoError(t, c.WriteBuffer(dst))
+		assert.Equal(t, 0, dst.Len())
+		require.NoError(t, a.Enable(EvRead))
+		runPending(t, b)
+		assert.Equal(t, "line two\nmore\n", readAll(t, a))
+
+		// Closing a borrowed wrapper leaves the bufferevent working; closing
+		// the bufferevent ends the wrapper.
+		require.NoError(t, in.Close())
+		require.NoError(t, c.Close())
+		assert.Nil(t, c.Input())
+		assert.ErrorIs(t, in.AddString("x"), ErrClosed)
+		assert.Equal(t, 0, in.Len())
+	})
+}
+
+// contentsOf returns a copy of buf's data without removing it.
+func contentsOf(t *testing.T, buf *Buffer) []byte {
+	t.Helper()
+	out := make([]byte, buf.Len())
+	n, err := buf.CopyOut(out)
+	require.NoError(t, err)
+	return out[:n]
+}

@@ -38,6 +38,11 @@ int golibevent_setup(void)
 	return r;
 }
 
+uint64_t golibevent_load_u64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
 uintptr_t golibevent_current_thread(void)
 {
 	return (uintptr_t)pthread_self();
@@ -317,6 +322,7 @@ static void golibevent_bev_input_cb(struct evbuffer *buf,
 	size_t low, high;
 	(void)info;
 
+	__atomic_add_fetch(&st->input_changes, 1, __ATOMIC_RELEASE);
 	if (!st->paused)
 		return;
 	bufferevent_lock(st->bev);
@@ -329,6 +335,15 @@ static void golibevent_bev_input_cb(struct evbuffer *buf,
 	bufferevent_unlock(st->bev);
 }
 
+static void golibevent_bev_output_cb(struct evbuffer *buf,
+    const struct evbuffer_cb_info *info, void *arg)
+{
+	struct golibevent_bev *st = arg;
+	(void)buf;
+	(void)info;
+	__atomic_add_fetch(&st->output_changes, 1, __ATOMIC_RELEASE);
+}
+
 static struct golibevent_bev *bev_state_attach(struct bufferevent *bev,
     void *key)
 {
@@ -339,7 +354,15 @@ static struct golibevent_bev *bev_state_attach(struct bufferevent *bev,
 	st->bev = bev;
 	st->input_cb = evbuffer_add_cb(bufferevent_get_input(bev),
 	    golibevent_bev_input_cb, st);
-	if (st->input_cb == NULL) {
+	st->output_cb = evbuffer_add_cb(bufferevent_get_output(bev),
+	    golibevent_bev_output_cb, st);
+	if (st->input_cb == NULL || st->output_cb == NULL) {
+		if (st->input_cb != NULL)
+			evbuffer_remove_cb_entry(bufferevent_get_input(bev),
+			    st->input_cb);
+		if (st->output_cb != NULL)
+			evbuffer_remove_cb_entry(bufferevent_get_output(bev),
+			    st->output_cb);
 		free(st);
 		return NULL;
 	}
@@ -398,7 +421,9 @@ void golibevent_bev_free(struct golibevent_bev *st)
 {
 	bufferevent_lock(st->bev);
 	evbuffer_remove_cb_entry(bufferevent_get_input(st->bev), st->input_cb);
+	evbuffer_remove_cb_entry(bufferevent_get_output(st->bev), st->output_cb);
 	st->input_cb = NULL;
+	st->output_cb = NULL;
 	bufferevent_unlock(st->bev);
 	/* bufferevent_free clears the callbacks before it drops its
 	 * reference, so no callback starts after it returns. */

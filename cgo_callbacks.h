@@ -16,6 +16,9 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+/* Reads a counter that C code updates atomically. */
+uint64_t golibevent_load_u64(const uint64_t *p);
+
 /* Runs once from the package's init: turns on pthread locking and routes
  * libevent's log and fatal messages to Go. Returns evthread_use_pthreads's
  * result (0 on success). */
@@ -93,6 +96,12 @@ struct golibevent_bev {
 	 * the high watermark; the input buffer's callback enables it again
 	 * once the input drops below. Accessed under the bufferevent's lock. */
 	int paused;
+	/* Changes to the input and output buffers, counted from evbuffer
+	 * callbacks so that positions and reservations that Go code holds in
+	 * them go stale when libevent reads or writes. Updated atomically. */
+	uint64_t input_changes;
+	uint64_t output_changes;
+	struct evbuffer_cb_entry *output_cb;
 };
 
 struct golibevent_bev *golibevent_bev_new(struct event_base *base,
