@@ -323,9 +323,9 @@ func TestLoopContinue(t *testing.T) {
 func TestRunUntilContextDone(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		b := newBase(t, bk)
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
-		start := time.Now()
 		assert.ErrorIs(t, b.Run(ctx), context.DeadlineExceeded)
 		assert.GreaterOrEqual(t, time.Since(start), 20*time.Millisecond)
 

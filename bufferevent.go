@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -139,6 +140,12 @@ type BufferEvent struct {
 	group   *RateLimitGroup // set by RateLimitGroup.Add
 	input   *Buffer         // made by Input on first use
 	output  *Buffer         // made by Output on first use
+	ownedBy *BufferEvent    // the filter that closes this bufferevent
+	owns    *BufferEvent    // the bufferevent this filter closes
+
+	// released is set by the first call of release, which base.free and a
+	// filter's release can both reach.
+	released atomic.Bool
 }
 
 // ErrNotThreadSafe reports a call from another goroutine while the base's
@@ -279,10 +286,51 @@ func (bev *BufferEvent) freeWithBase() {
 // release frees the bufferevent and then, once no callback can still be
 // using them, its handle and C state.
 func (bev *BufferEvent) release() {
-	// libevent finishes freeing a bufferevent only when its last reference
-	// goes, which pending deferred callbacks can delay. The rate limit and
-	// the group must let go of it now: a group cannot be freed with
-	// members, and the TokenBucket may be freed next.
+	if !bev.released.CompareAndSwap(false, true) {
+		return
+	}
+	bev.mu.Lock()
+	owner, owned := bev.ownedBy, bev.owns
+	bev.mu.Unlock()
+	if owned != nil {
+		// libevent frees the owned bufferevent with this filter; its Go
+		// side goes first, while the C object is still valid.
+		owned.life.close()
+		owned.base.removeChild(owned)
+		owned.release()
+	}
+	bev.leaveLimits()
+	bev.mu.Lock()
+	input, output := bev.input, bev.output
+	bev.mu.Unlock()
+	if input != nil {
+		input.detach()
+	}
+	if output != nil {
+		output.detach()
+	}
+	st, key := bev.st, bev.key
+	if owner != nil {
+		// The filter frees this bufferevent; the package's evbuffer
+		// callbacks were removed when the filter took it over.
+		bev.base.releaseAfterCallbacks(func() {
+			C.golibevent_bev_state_free(st)
+			handles.release(key)
+		})
+		return
+	}
+	C.golibevent_bev_free(st)
+	bev.base.releaseAfterCallbacks(func() {
+		C.golibevent_bev_state_free(st)
+		handles.release(key)
+	})
+}
+
+// leaveLimits takes the bufferevent out of its rate limit group and drops its
+// rate limit. libevent finishes freeing a bufferevent only when its last
+// reference goes, which pending deferred callbacks can delay, but a group
+// cannot be freed with members and the TokenBucket may be freed next.
+func (bev *BufferEvent) leaveLimits() {
 	bev.mu.Lock()
 	bucket, group := bev.bucket, bev.group
 	bev.bucket, bev.group = nil, nil
@@ -295,21 +343,6 @@ func (bev *BufferEvent) release() {
 		C.bufferevent_set_rate_limit(bev.ptr, nil)
 		bucket.unuse()
 	}
-	bev.mu.Lock()
-	input, output := bev.input, bev.output
-	bev.mu.Unlock()
-	if input != nil {
-		input.detach()
-	}
-	if output != nil {
-		output.detach()
-	}
-	C.golibevent_bev_free(bev.st)
-	st, key := bev.st, bev.key
-	bev.base.releaseAfterCallbacks(func() {
-		C.golibevent_bev_state_free(st)
-		handles.release(key)
-	})
 }
 
 // Close frees the bufferevent (bufferevent_free), and closes its descriptor
@@ -328,6 +361,13 @@ func (bev *BufferEvent) Close() error {
 	defer b.leave()
 	if bev.options&BEVOptThreadSafe == 0 && !b.noLock && b.running.Load() && !b.onLoopThread() {
 		return wrapError("bufferevent_free", ErrNotThreadSafe)
+	}
+	bev.mu.Lock()
+	owner := bev.ownedBy
+	bev.mu.Unlock()
+	if owner != nil {
+		// The filter that took it over closes it.
+		return nil
 	}
 	if first, idle := bev.life.close(); first && idle {
 		bev.free()

@@ -709,3 +709,57 @@ void golibevent_buffer_free_deferring(struct evbuffer *buf,
 	evbuffer_drain(buf, evbuffer_get_length(buf));
 	evbuffer_free(buf);
 }
+
+/* ---- filter bufferevents ---- */
+
+static enum bufferevent_filter_result golibevent_filter_input(
+    struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *key)
+{
+	return (enum bufferevent_filter_result)goFilterCallback(key, 0, src, dst,
+	    (int64_t)limit, (int)mode);
+}
+
+static enum bufferevent_filter_result golibevent_filter_output(
+    struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *key)
+{
+	return (enum bufferevent_filter_result)goFilterCallback(key, 1, src, dst,
+	    (int64_t)limit, (int)mode);
+}
+
+static void golibevent_filter_free(void *key)
+{
+	goFilterFree(key);
+}
+
+struct golibevent_bev *golibevent_bev_filter_new(struct bufferevent *underlying,
+    int with_input, int with_output, int options, void *filter_key,
+    void *bev_key, int *context_owned)
+{
+	struct golibevent_bev *st;
+	struct bufferevent *bev = bufferevent_filter_new(underlying,
+	    with_input ? golibevent_filter_input : NULL,
+	    with_output ? golibevent_filter_output : NULL, options,
+	    golibevent_filter_free, filter_key);
+	*context_owned = 0;
+	if (bev == NULL)
+		return NULL;
+	*context_owned = 1;
+	st = bev_state_attach(bev, bev_key);
+	if (st == NULL) {
+		bufferevent_free(bev);
+		errno = ENOMEM;
+	}
+	return st;
+}
+
+void golibevent_bev_detach_state(struct golibevent_bev *st)
+{
+	bufferevent_lock(st->bev);
+	evbuffer_remove_cb_entry(bufferevent_get_input(st->bev), st->input_cb);
+	evbuffer_remove_cb_entry(bufferevent_get_output(st->bev), st->output_cb);
+	st->input_cb = NULL;
+	st->output_cb = NULL;
+	bufferevent_unlock(st->bev);
+}

@@ -167,4 +167,19 @@ int golibevent_buffer_add_file(struct evbuffer *buf, int fd, int64_t offset,
 void golibevent_buffer_free_deferring(struct evbuffer *buf,
     struct evbuffer_cb_entry **entries, int n);
 
+/* ---- filter bufferevents ---- */
+
+/* Creates a filter bufferevent over underlying whose filter callbacks and
+ * free_context report to the Go filter context with registry key
+ * filter_key; with_input and with_output select which direction has a Go
+ * filter (the other passes data through). *context_owned is set to 1 once
+ * libevent has taken filter_key, after which it calls free_context for it
+ * even if this function then fails. */
+struct golibevent_bev *golibevent_bev_filter_new(struct bufferevent *underlying,
+    int with_input, int with_output, int options, void *filter_key,
+    void *bev_key, int *context_owned);
+/* Removes the package's evbuffer callbacks from a bufferevent that a filter
+ * took over, so that its state can be freed before libevent frees it. */
+void golibevent_bev_detach_state(struct golibevent_bev *st);
+
 #endif
