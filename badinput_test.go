@@ -368,3 +368,30 @@ func TestNoLockBaseRejectsOtherGoroutines(t *testing.T) {
 		assert.NoError(t, <-result)
 	})
 }
+
+// TestSelectRejectsHighDescriptors checks that the select backend rejects a
+// descriptor at or above FD_SETSIZE, where glibc's checked FD_SET would end
+// the process, and that the other backends take it.
+func TestSelectRejectsHighDescriptors(t *testing.T) {
+	r, _ := newPipe(t)
+	high, err := unix.FcntlInt(uintptr(r), unix.F_DUPFD_CLOEXEC, 1500)
+	require.NoError(t, err)
+	defer unix.Close(high)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		ev, err := b.NewEvent(high, EvRead, noop)
+		_, bevErr := b.NewBufferEvent(high, 0)
+		onceErr := b.Once(high, EvRead, time.Hour, noopOnce)
+		if bk.name == "select" {
+			assert.ErrorIs(t, err, ErrInvalid)
+			assert.ErrorContains(t, err, "FD_SETSIZE")
+			assert.ErrorIs(t, bevErr, ErrInvalid)
+			assert.ErrorIs(t, onceErr, ErrInvalid)
+			return
+		}
+		require.NoError(t, err)
+		require.NoError(t, ev.Add())
+		assert.NoError(t, bevErr)
+		assert.NoError(t, onceErr)
+	})
+}

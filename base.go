@@ -147,6 +147,17 @@ func NewBase(cfg *Config) (*Base, error) {
 		return nil, invalidError("event_base_new_with_config",
 			"backend %q was requested but libevent chose %q", c.Method, method)
 	}
+	if b.backend() == "select" {
+		// The event that wakes the loop from other threads has a
+		// descriptor of its own, which select must be able to watch.
+		err := b.ForEachEvent(func(info EventInfo) error {
+			return b.checkSelectLimit("event_base_new_with_config", info.Fd)
+		})
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
 	return b, nil
 }
 

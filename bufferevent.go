@@ -659,12 +659,47 @@ func (bev *BufferEvent) connectAddrPort(ap netip.AddrPort) error {
 			scope = uint32(iface.Index)
 		}
 	}
+	created, err := bev.socketForSelect(op, int(family))
+	if err != nil {
+		return err
+	}
 	r, errno := C.golibevent_bev_connect_ip(bev.st, family, (*C.uint8_t)(unsafe.Pointer(&raw[0])),
 		C.int(ap.Port()), C.uint32_t(scope))
 	if r != 0 {
+		bev.dropSocket(created)
 		return opError(op, errno)
 	}
 	return nil
+}
+
+// socketForSelect creates the socket for a connect on the select backend
+// when the bufferevent has none, because libevent would create one that
+// select may not be able to watch. It returns the descriptor it created, or
+// -1.
+func (bev *BufferEvent) socketForSelect(op string, family int) (int, error) {
+	if bev.base.backend() != "select" || C.bufferevent_getfd(bev.ptr) >= 0 {
+		return -1, nil
+	}
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, &Error{Op: op, Err: err}
+	}
+	if err := bev.base.checkSelectLimit(op, fd); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	C.bufferevent_setfd(bev.ptr, C.evutil_socket_t(fd))
+	return fd, nil
+}
+
+// dropSocket undoes socketForSelect after a failed connect; libevent closes
+// only sockets that it created itself.
+func (bev *BufferEvent) dropSocket(fd int) {
+	if fd < 0 {
+		return
+	}
+	C.bufferevent_setfd(bev.ptr, -1)
+	unix.Close(fd)
 }
 
 // ConnectUnix connects to the unix socket at path.
@@ -679,8 +714,13 @@ func (bev *BufferEvent) ConnectUnix(path string) error {
 	defer bev.leave()
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
+	created, err := bev.socketForSelect(op, unix.AF_UNIX)
+	if err != nil {
+		return err
+	}
 	r, errno := C.golibevent_bev_connect_unix(bev.st, cpath)
 	if r != 0 {
+		bev.dropSocket(created)
 		return opError(op, errno)
 	}
 	return nil

@@ -198,6 +198,9 @@ func checkDescriptor(op string, fd int, b *Base) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return &Error{Op: op, Err: err}
 	}
+	if err := b.checkSelectLimit(op, fd); err != nil {
+		return err
+	}
 	if b == nil || b.backend() != "epoll" {
 		return nil
 	}
@@ -211,6 +214,20 @@ func checkDescriptor(op string, fd int, b *Base) error {
 		return &Error{Op: op, Err: fmt.Errorf("epoll cannot watch descriptor %d (use the poll or select backend): %w", fd, err)}
 	}
 	return nil
+}
+
+// selectSetSize is FD_SETSIZE, the size of the select backend's fd_set.
+const selectSetSize = 1024
+
+// checkSelectLimit rejects a descriptor of FD_SETSIZE or more on the select
+// backend. libevent 2.1 grows its fd_sets past FD_SETSIZE, but glibc's
+// FD_SET, when built with _FORTIFY_SOURCE as Debian and Ubuntu build
+// libevent, ends the process for such a descriptor.
+func (b *Base) checkSelectLimit(op string, fd int) error {
+	if b == nil || b.backend() != "select" || fd < selectSetSize {
+		return nil
+	}
+	return invalidError(op, "descriptor %d is at or above FD_SETSIZE (%d), which the select backend cannot watch; use the poll or epoll backend", fd, selectSetSize)
 }
 
 // epollProbe is an epoll instance, opened on first use and kept for the life

@@ -30,6 +30,8 @@ func runChildProcess(name string) {
 	switch name {
 	case "emfile":
 		runEmfileChild()
+	case "clients":
+		runClientsChild()
 	case "fatal":
 		SetLogger(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
 		raiseFatalErrorForTest()

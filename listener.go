@@ -292,6 +292,11 @@ func (b *Base) newListener(op string, fd int, options ListenerOptions, backlog i
 	}
 	l.ptr = ptr
 	l.fd = int(C.evconnlistener_get_fd(ptr))
+	if err := b.checkSelectLimit(op, l.fd); err != nil {
+		C.evconnlistener_free(ptr)
+		handles.release(l.key)
+		return nil, err
+	}
 	b.addChild(l)
 	return l, nil
 }
