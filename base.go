@@ -73,6 +73,8 @@ type Base struct {
 
 	mu       sync.Mutex
 	children map[child]struct{}
+	// loopStopped is closed when the current or last loop run ends.
+	loopStopped chan struct{}
 	onces    map[unsafe.Pointer]struct{}
 
 	postEvent *C.struct_event
@@ -350,6 +352,11 @@ func (b *Base) loop(op string, flags C.int, runID uint64) error {
 		b.leave()
 		return wrapError(op, ErrLoopRunning)
 	}
+	stopped := make(chan struct{})
+	b.mu.Lock()
+	b.loopStopped = stopped
+	b.mu.Unlock()
+	defer close(stopped)
 
 	// The loop and its callbacks run on this thread; pin the goroutine so
 	// that the thread id recorded here stays true until the loop returns.
@@ -512,6 +519,43 @@ func (b *Base) Post(fn func()) error {
 	b.postMu.Unlock()
 	if wake {
 		C.event_active(b.postEvent, C.EV_READ, 0)
+	}
+	return nil
+}
+
+// callOnLoop runs fn on the loop's goroutine and waits for it, when the loop
+// runs on another goroutine; otherwise it runs fn at once. It serves libevent
+// calls that can deadlock when made from another thread while a callback
+// runs. If the loop stops before it gets to fn, callOnLoop runs fn itself.
+// The caller holds the base.
+func (b *Base) callOnLoop(fn func()) error {
+	if !b.running.Load() || b.onLoopThread() {
+		fn()
+		return nil
+	}
+	b.mu.Lock()
+	stopped := b.loopStopped
+	b.mu.Unlock()
+	var claimed atomic.Bool
+	done := make(chan struct{})
+	err := b.Post(func() {
+		if claimed.CompareAndSwap(false, true) {
+			fn()
+		}
+		close(done)
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-done:
+	case <-stopped:
+		if claimed.CompareAndSwap(false, true) {
+			fn()
+			return nil
+		}
+		// The posted function has claimed fn and is running it.
+		<-done
 	}
 	return nil
 }

@@ -350,7 +350,13 @@ func (l *Listener) release() {
 	if retry != nil {
 		retry.Close()
 	}
-	C.evconnlistener_free(l.ptr)
+	// evconnlistener_free deletes the listening event while it holds the
+	// listener's lock, and libevent 2.1 waits for a running accept callback
+	// there, which itself waits for that lock: from another thread that
+	// deadlocks, so the free runs on the loop's goroutine.
+	if l.base.callOnLoop(func() { C.evconnlistener_free(l.ptr) }) != nil {
+		C.evconnlistener_free(l.ptr)
+	}
 	if l.unixPath != "" {
 		os.Remove(l.unixPath)
 	}
@@ -404,6 +410,9 @@ func (l *Listener) Enable() error {
 }
 
 // Disable stops accepting connections until Enable (evconnlistener_disable).
+// From another goroutine while the loop runs, it runs on the loop's
+// goroutine and waits: evconnlistener_disable from another thread can
+// deadlock with an accept in libevent 2.1.
 func (l *Listener) Disable() error {
 	const op = "evconnlistener_disable"
 	if err := l.enter(op); err != nil {
@@ -413,7 +422,11 @@ func (l *Listener) Disable() error {
 	l.mu.Lock()
 	l.disabled = true
 	l.mu.Unlock()
-	if C.evconnlistener_disable(l.ptr) != 0 {
+	var r C.int
+	if err := l.base.callOnLoop(func() { r = C.evconnlistener_disable(l.ptr) }); err != nil {
+		return err
+	}
+	if r != 0 {
 		return opError(op, nil)
 	}
 	return nil

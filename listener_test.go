@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -495,4 +496,61 @@ func TestEvutilHelpers(t *testing.T) {
 		_, err := ParseAddrPort(bad)
 		assert.ErrorIs(t, err, ErrInvalid, bad)
 	}
+}
+
+// TestListenerDisableWhileAccepting disables and enables a thread-safe
+// listener from another goroutine while clients connect. In libevent 2.1
+// evconnlistener_disable from another thread can deadlock with a running
+// accept, so the package runs it on the loop's goroutine.
+func TestListenerDisableWhileAccepting(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		var accepted atomic.Int64
+		l, err := b.Listen("tcp4", "127.0.0.1:0", LEVOptThreadSafe, -1, func(l *Listener, fd int, _ net.Addr) {
+			accepted.Add(1)
+			unix.Close(fd)
+		})
+		require.NoError(t, err)
+		addr, err := l.Addr()
+		require.NoError(t, err)
+		stop := runInBackground(t, b)
+
+		done := make(chan struct{})
+		var clients sync.WaitGroup
+		clients.Add(1)
+		go func() {
+			defer clients.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				conn, err := net.DialTimeout("tcp4", addr.String(), time.Second)
+				if err == nil {
+					conn.Close()
+				}
+			}
+		}()
+		for accepted.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			for i := 0; i < 300; i++ {
+				assert.NoError(t, l.Disable())
+				assert.NoError(t, l.Enable())
+			}
+			assert.NoError(t, l.Close())
+		}()
+		select {
+		case <-finished:
+		case <-time.After(2 * time.Minute):
+			t.Fatal("Disable or Close deadlocked with an accept")
+		}
+		close(done)
+		clients.Wait()
+		assert.ErrorIs(t, stop(), context.Canceled)
+	})
 }
