@@ -10,11 +10,12 @@
 # with ECHO_CONNS connections, each a closed loop of one 64-byte request and
 # its reply, for ECHO_DURATION seconds after a 0.5 s warm-up.
 #
-# Memory: for each memory round, every server is started afresh, its VmRSS
-# is read from /proc/PID/status, cmd/echoidle opens ECHO_IDLE_CONNS
-# connections from another process, pings each once and holds them, and
-# VmRSS is read again one second after the last ping. The difference divided
-# by the number of connections is the memory per idle connection.
+# Memory: for each memory round, every server is started afresh and its
+# VmRSS is read from /proc/PID/status. cmd/echoidle then opens
+# ECHO_IDLE_CONNS connections from another process, pings each once and
+# keeps them open, and VmRSS is read again one second after the last ping.
+# The difference divided by the number of connections is the memory per idle
+# connection.
 #
 # Everything listens on and connects to 127.0.0.1 only. Each client run is
 # bounded by timeout, and the whole script reruns itself under timeout, so
@@ -27,16 +28,19 @@
 #   ECHO_DURATION     counted seconds per throughput run (default: 4)
 #   ECHO_CONNS        connections of the load generator (default: 100)
 #   ECHO_IDLE_CONNS   idle connections of a memory run (default: 10000)
-#   ECHO_SERVERS      servers to run, from: c c-event c-locked
-#                     pkg-bufferevent pkg-event pkg-c-in-go gonet gnet
-#                     (default: all but c-locked)
+#   ECHO_SERVERS      servers of the throughput runs, from: c c-event
+#                     c-locked pkg-bufferevent pkg-event
+#                     pkg-bufferevent-once pkg-event-once pkg-c-in-go gonet
+#                     gnet (default: all but c-locked)
+#   ECHO_MEM_SERVERS  servers of the memory runs (default: those of
+#                     ECHO_SERVERS without c-locked and the -once ones)
 #   ECHO_TIME_LIMIT   seconds after which the script stops itself
 #                     (default: 570)
 #   BENCH_OUT         folder for the raw results (default: bench/results,
 #                     which git ignores)
 #
-# With the defaults a run takes about 5 minutes on 2 cores, most of it the
-# 42 throughput runs of about 5 seconds each.
+# With the defaults a run takes about 7 minutes on 2 cores, most of it the
+# 63 throughput runs of about 5 seconds each.
 set -euo pipefail
 
 time_limit=${ECHO_TIME_LIMIT:-570}
@@ -53,7 +57,19 @@ mem_rounds=${ECHO_MEM_ROUNDS:-3}
 duration=${ECHO_DURATION:-4}
 conns=${ECHO_CONNS:-100}
 idle_conns=${ECHO_IDLE_CONNS:-10000}
-read -r -a servers <<<"${ECHO_SERVERS:-c c-event pkg-bufferevent pkg-event pkg-c-in-go gonet gnet}"
+read -r -a servers <<<"${ECHO_SERVERS:-c c-event pkg-bufferevent pkg-event pkg-bufferevent-once pkg-event-once pkg-c-in-go gonet gnet}"
+# The -loop once servers and c-locked keep the same state per connection as
+# their plain versions, so by default the memory runs leave them out.
+if [[ -n ${ECHO_MEM_SERVERS:-} ]]; then
+	read -r -a mem_servers <<<"$ECHO_MEM_SERVERS"
+else
+	mem_servers=()
+	for name in "${servers[@]}"; do
+		if [[ $name != *-once && $name != c-locked ]]; then
+			mem_servers+=("$name")
+		fi
+	done
+fi
 out_dir=${BENCH_OUT:-$root/bench/results}
 
 for tool in taskset gcc go; do
@@ -114,6 +130,8 @@ server_command() {
 	c-locked) echo "$bin/echo-c -t -m bufferevent" ;;
 	pkg-bufferevent) echo "$bin/echo-pkg -mode bufferevent" ;;
 	pkg-event) echo "$bin/echo-pkg -mode event" ;;
+	pkg-bufferevent-once) echo "$bin/echo-pkg -mode bufferevent -loop once" ;;
+	pkg-event-once) echo "$bin/echo-pkg -mode event -loop once" ;;
 	pkg-c-in-go) echo "$bin/echo-pkg -mode c-in-go" ;;
 	gonet) echo "$bin/echo-gonet" ;;
 	gnet) echo "$bin/echo-gnet" ;;
@@ -272,9 +290,10 @@ for ((round = 1; round <= rounds; round++)); do
 		run_load "${servers[(i + round - 1) % count]}" "$round"
 	done
 done
+count=${#mem_servers[@]}
 for ((round = 1; round <= mem_rounds; round++)); do
 	for ((i = 0; i < count; i++)); do
-		run_memory "${servers[(i + round - 1) % count]}" "$round"
+		run_memory "${mem_servers[(i + round - 1) % count]}" "$round"
 	done
 done
 
@@ -298,10 +317,10 @@ done
 {
 	echo
 	echo "Medians of $rounds throughput rounds and $mem_rounds memory rounds:"
-	printf '%-16s %9s %6s %9s %7s %7s %7s %6s %6s %7s %8s %6s %9s\n' server 'req/s' 'vs C' 'vs Go net' \
+	printf '%-21s %9s %6s %9s %7s %7s %7s %6s %6s %7s %8s %6s %9s\n' server 'req/s' 'vs C' 'vs Go net' \
 		'p50 us' 'p99 us' 'srv us' 'srv %' 'load %' 'other %' 'KB/conn' 'vs C' 'vs Go net'
 	for name in "${servers[@]}"; do
-		printf '%-16s %9s %6s %9s %7s %7s %7s %6s %6s %7s %8s %6s %9s\n' "$name" "${rps[$name]}" \
+		printf '%-21s %9s %6s %9s %7s %7s %7s %6s %6s %7s %8s %6s %9s\n' "$name" "${rps[$name]}" \
 			"$(ratio "${rps[$name]}" "${rps[c]:--}")" "$(ratio "${rps[$name]}" "${rps[gonet]:--}")" \
 			"$(median load p50_us "$name")" "$(median load p99_us "$name")" \
 			"$(median load server_cpu_us_per_request "$name")" "$(median load server_cpu_percent "$name")" \

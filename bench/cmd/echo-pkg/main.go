@@ -1,7 +1,7 @@
 // Command echo-pkg is the package's server in the echo benchmarks. It
 // listens on 127.0.0.1 only:
 //
-//	echo-pkg [-mode bufferevent|event|c-in-go] [-backend epoll|poll|select] PORT
+//	echo-pkg [-mode bufferevent|event|c-in-go] [-loop dispatch|once] [-backend epoll|poll|select] PORT
 //
 // PORT 0 lets the kernel choose a free port. Once the server listens it
 // prints "listening 127.0.0.1:PORT", and it runs until it is killed.
@@ -27,6 +27,12 @@
 // separates what running in a Go process costs (the runtime's threads, a
 // locked base) from what the package's callbacks cost.
 //
+// -loop dispatch (the default) runs the loop with Base.Dispatch, one cgo
+// call for as long as the server runs, as Base.Run does too. -loop once
+// calls Base.Loop(LoopOnce) again and again and runtime.Gosched between the
+// calls. That keeps the Go scheduler from treating the loop's goroutine as
+// one that has run for too long: see "Where the time goes" in BENCHMARKS.md.
+//
 // All modes close the connection at EOF or on an error.
 package main
 
@@ -36,6 +42,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -52,11 +59,16 @@ const readSize = 16 << 10
 func main() {
 	mode := flag.String("mode", "bufferevent", "how to serve a connection: bufferevent, event or c-in-go")
 	backend := flag.String("backend", "", "libevent backend: epoll, poll or select (default: libevent's choice)")
+	loop := flag.String("loop", "dispatch", "how to run the loop: dispatch (Base.Dispatch) or once (Base.Loop(LoopOnce) and runtime.Gosched, repeated)")
 	flag.Parse()
 	port, err := echoutil.ServerPort(flag.Args())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
 		flag.Usage()
+		os.Exit(2)
+	}
+	if *loop != "dispatch" && *loop != "once" {
+		fmt.Fprintf(os.Stderr, "%s: unknown -loop %q: use dispatch or once\n", program, *loop)
 		os.Exit(2)
 	}
 	if _, err := echoutil.RaiseFileLimit(); err != nil {
@@ -95,6 +107,16 @@ func main() {
 	}
 	echoutil.PrintListening(addr.(*net.TCPAddr).Port)
 
+	if *loop == "once" {
+		for {
+			// The listener's event is always pending, so each call
+			// waits for events, runs them and returns nil.
+			if err := base.Loop(libevent.LoopOnce); err != nil {
+				echoutil.Fail(program, err)
+			}
+			runtime.Gosched()
+		}
+	}
 	if err := base.Dispatch(); err != nil {
 		echoutil.Fail(program, err)
 	}
