@@ -28,6 +28,9 @@
 #   ECHO_DURATION     counted seconds per throughput run (default: 4)
 #   ECHO_CONNS        connections of the load generator (default: 100)
 #   ECHO_IDLE_CONNS   idle connections of a memory run (default: 10000)
+#   ECHO_MAX_OTHER    the share of the two CPUs, in percent, that other
+#                     processes and guests may take during a throughput run
+#                     for it to count in the medians (default: 10)
 #   ECHO_SERVERS      servers of the throughput runs, from: c c-event
 #                     c-locked pkg-bufferevent pkg-event
 #                     pkg-bufferevent-once pkg-event-once pkg-c-in-go gonet
@@ -57,6 +60,7 @@ mem_rounds=${ECHO_MEM_ROUNDS:-3}
 duration=${ECHO_DURATION:-4}
 conns=${ECHO_CONNS:-100}
 idle_conns=${ECHO_IDLE_CONNS:-10000}
+max_other=${ECHO_MAX_OTHER:-10}
 read -r -a servers <<<"${ECHO_SERVERS:-c c-event pkg-bufferevent pkg-event pkg-bufferevent-once pkg-event-once pkg-c-in-go gonet gnet}"
 # The -loop once servers and c-locked keep the same state per connection as
 # their plain versions, so by default the memory runs leave them out.
@@ -297,10 +301,19 @@ for ((round = 1; round <= mem_rounds; round++)); do
 	done
 done
 
-# median prints the median of the values of key $2 in the lines of kind $1
-# for server $3.
+# counted_lines prints the result lines of kind $1 for server $2 that count
+# in the medians: every memory line, and the throughput lines of runs in
+# which other work took at most max_other percent of the two CPUs.
+counted_lines() {
+	{ grep "^$1 .* server=$2 " "$raw" || true; } |
+		awk -v max="$max_other" '$1 != "load" {print; next}
+			{for (i = 1; i <= NF; i++) if ($i ~ /^other_cpu_percent=/) {split($i, kv, "="); if (kv[2] + 0 <= max) print}}'
+}
+
+# median prints the median of the values of key $3 in the counted lines of
+# kind $1 for server $2.
 median() {
-	{ grep "^$1 .* server=$3 " "$raw" || true; } | field "$2" | sort -g |
+	counted_lines "$1" "$2" | field "$3" | sort -g |
 		awk '{v[NR] = $1} END {if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
@@ -311,20 +324,22 @@ ratio() {
 
 declare -A rps kb
 for name in "${servers[@]}"; do
-	rps[$name]=$(median load requests_per_second "$name")
-	kb[$name]=$(median memory kb_per_conn "$name")
+	rps[$name]=$(median load "$name" requests_per_second)
+	kb[$name]=$(median memory "$name" kb_per_conn)
 done
 {
 	echo
-	echo "Medians of $rounds throughput rounds and $mem_rounds memory rounds:"
-	printf '%-21s %9s %6s %9s %7s %7s %7s %6s %6s %7s %8s %6s %9s\n' server 'req/s' 'vs C' 'vs Go net' \
+	echo "Medians of $rounds throughput rounds (runs: those in which other work took at most $max_other% of"
+	echo "the CPUs) and of $mem_rounds memory rounds:"
+	printf '%-21s %4s %9s %6s %9s %7s %7s %7s %6s %6s %7s %8s %6s %9s\n' server runs 'req/s' 'vs C' 'vs Go net' \
 		'p50 us' 'p99 us' 'srv us' 'srv %' 'load %' 'other %' 'KB/conn' 'vs C' 'vs Go net'
 	for name in "${servers[@]}"; do
-		printf '%-21s %9s %6s %9s %7s %7s %7s %6s %6s %7s %8s %6s %9s\n' "$name" "${rps[$name]}" \
+		printf '%-21s %4s %9s %6s %9s %7s %7s %7s %6s %6s %7s %8s %6s %9s\n' "$name" \
+			"$(counted_lines load "$name" | wc -l)" "${rps[$name]}" \
 			"$(ratio "${rps[$name]}" "${rps[c]:--}")" "$(ratio "${rps[$name]}" "${rps[gonet]:--}")" \
-			"$(median load p50_us "$name")" "$(median load p99_us "$name")" \
-			"$(median load server_cpu_us_per_request "$name")" "$(median load server_cpu_percent "$name")" \
-			"$(median load cpu_percent "$name")" "$(median load other_cpu_percent "$name")" \
+			"$(median load "$name" p50_us)" "$(median load "$name" p99_us)" \
+			"$(median load "$name" server_cpu_us_per_request)" "$(median load "$name" server_cpu_percent)" \
+			"$(median load "$name" cpu_percent)" "$(median load "$name" other_cpu_percent)" \
 			"${kb[$name]}" "$(ratio "${kb[$name]}" "${kb[c]:--}")" "$(ratio "${kb[$name]}" "${kb[gonet]:--}")"
 	done
 	echo
@@ -333,7 +348,8 @@ done
 	echo "that went to other processes and to other guests of the hypervisor (steal) during the run."
 	echo "KB/conn: the server's VmRSS growth per idle connection."
 	busiest=$(grep '^load ' "$raw" | field other_cpu_percent | sort -n | tail -1)
-	if ((busiest > 10)); then
-		echo "Warning: in at least one run, other work took $busiest% of the two CPUs; compare the rounds in $raw."
+	if ((busiest > max_other)); then
+		echo "In at least one run, other work took $busiest% of the two CPUs. Such runs are left out of the"
+		echo "medians but kept in $raw."
 	fi
 } | tee -a "$raw"
