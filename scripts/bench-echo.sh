@@ -41,6 +41,8 @@
 #                     (default: 570)
 #   BENCH_OUT         folder for the raw results (default: bench/results,
 #                     which git ignores)
+#   ECHO_SUMMARY_ONLY a raw results file of an earlier run: print its table
+#                     again, without building or running anything
 #
 # With the defaults a run takes about 7 minutes on 2 cores, most of it the
 # 63 throughput runs of about 5 seconds each.
@@ -113,18 +115,34 @@ done
 
 mkdir -p "$bin" "$out_dir"
 raw="$out_dir/echo-$(date -u +%Y%m%dT%H%M%SZ).txt"
-
-echo "Building the echo servers and clients" >&2
-(
-	cd "$root/bench"
-	for cmd in echo-pkg echo-gonet echo-gnet echoload echoidle; do
-		go build -o "$bin/$cmd" "./cmd/$cmd"
+summary_only=${ECHO_SUMMARY_ONLY:-}
+if [[ -n $summary_only ]]; then
+	# Print the table of an earlier run, for its servers, and append it to
+	# that run's file.
+	raw=$summary_only
+	read -r rounds mem_rounds < <(awk -F'[ =]' '/^# rounds=/ {print $3, $5}' "$raw")
+	present=()
+	for name in "${servers[@]}" c-locked; do
+		if grep -q "^load .* server=$name " "$raw"; then
+			present+=("$name")
+		fi
 	done
-)
-# The same static link of libevent as the package's default build
-# (build_static.go).
-gcc -O2 -Wall -Wextra -o "$bin/echo-c" "$root/bench/c/echo.c" \
-	-Wl,-Bstatic -levent_extra -levent_pthreads -levent_core -Wl,-Bdynamic -lpthread
+	servers=("${present[@]}")
+fi
+
+if [[ -z $summary_only ]]; then
+	echo "Building the echo servers and clients" >&2
+	(
+		cd "$root/bench"
+		for cmd in echo-pkg echo-gonet echo-gnet echoload echoidle; do
+			go build -o "$bin/$cmd" "./cmd/$cmd"
+		done
+	)
+	# The same static link of libevent as the package's default build
+	# (build_static.go).
+	gcc -O2 -Wall -Wextra -o "$bin/echo-c" "$root/bench/c/echo.c" \
+		-Wl,-Bstatic -levent_extra -levent_pthreads -levent_core -Wl,-Bdynamic -lpthread
+fi
 
 # server_command prints the command line of a server, without the port.
 server_command() {
@@ -278,28 +296,30 @@ run_memory() {
 	)" | tee -a "$raw" >&2
 }
 
-{
-	echo "# echo benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "# cpu: $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), $(nproc) CPUs"
-	echo "# kernel: $(uname -r); $(go version); gcc $(gcc -dumpfullversion)"
-	echo "# libevent: $(pkg-config --modversion libevent 2>/dev/null || echo unknown)"
-	echo "# commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-	echo "# rounds=$rounds mem_rounds=$mem_rounds duration=${duration}s conns=$conns idle_conns=$idle_conns"
-} >"$raw"
-echo "Raw results go to $raw" >&2
+if [[ -z $summary_only ]]; then
+	{
+		echo "# echo benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		echo "# cpu: $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), $(nproc) CPUs"
+		echo "# kernel: $(uname -r); $(go version); gcc $(gcc -dumpfullversion)"
+		echo "# libevent: $(pkg-config --modversion libevent 2>/dev/null || echo unknown)"
+		echo "# commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+		echo "# rounds=$rounds mem_rounds=$mem_rounds duration=${duration}s conns=$conns idle_conns=$idle_conns"
+	} >"$raw"
+	echo "Raw results go to $raw" >&2
 
-count=${#servers[@]}
-for ((round = 1; round <= rounds; round++)); do
-	for ((i = 0; i < count; i++)); do
-		run_load "${servers[(i + round - 1) % count]}" "$round"
+	count=${#servers[@]}
+	for ((round = 1; round <= rounds; round++)); do
+		for ((i = 0; i < count; i++)); do
+			run_load "${servers[(i + round - 1) % count]}" "$round"
+		done
 	done
-done
-count=${#mem_servers[@]}
-for ((round = 1; round <= mem_rounds; round++)); do
-	for ((i = 0; i < count; i++)); do
-		run_memory "${mem_servers[(i + round - 1) % count]}" "$round"
+	count=${#mem_servers[@]}
+	for ((round = 1; round <= mem_rounds; round++)); do
+		for ((i = 0; i < count; i++)); do
+			run_memory "${mem_servers[(i + round - 1) % count]}" "$round"
+		done
 	done
-done
+fi
 
 # counted_lines prints the result lines of kind $1 for server $2 that count
 # in the medians: every memory line, and the throughput lines of runs in
@@ -322,6 +342,28 @@ ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN {if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b}'
 }
 
+# round_ratio prints the median over the throughput rounds of server $1's
+# value of key $3 divided by server $2's value in the same round, with two
+# decimals. Rounds in which either run does not count are left out.
+round_ratio() {
+	{
+		counted_lines load "$1" | sed 's/^/a /'
+		counted_lines load "$2" | sed 's/^/b /'
+	} | awk -v key="$3" '
+		{
+			round = ""; value = ""
+			for (i = 2; i <= NF; i++) {
+				split($i, kv, "=")
+				if (kv[1] == "round") round = kv[2]
+				if (kv[1] == key) value = kv[2]
+			}
+			if ($1 == "a") a[round] = value; else b[round] = value
+		}
+		END {for (r in a) if ((r in b) && b[r] > 0) print a[r] / b[r]}' |
+		sort -g |
+		awk '{v[NR] = $1} END {if (NR == 0) print "-"; else printf "%.2f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+}
+
 declare -A rps kb
 for name in "${servers[@]}"; do
 	rps[$name]=$(median load "$name" requests_per_second)
@@ -336,17 +378,18 @@ done
 	for name in "${servers[@]}"; do
 		printf '%-21s %4s %9s %6s %9s %7s %7s %7s %6s %6s %7s %8s %6s %9s\n' "$name" \
 			"$(counted_lines load "$name" | wc -l)" "${rps[$name]}" \
-			"$(ratio "${rps[$name]}" "${rps[c]:--}")" "$(ratio "${rps[$name]}" "${rps[gonet]:--}")" \
+			"$(round_ratio "$name" c requests_per_second)" "$(round_ratio "$name" gonet requests_per_second)" \
 			"$(median load "$name" p50_us)" "$(median load "$name" p99_us)" \
 			"$(median load "$name" server_cpu_us_per_request)" "$(median load "$name" server_cpu_percent)" \
 			"$(median load "$name" cpu_percent)" "$(median load "$name" other_cpu_percent)" \
 			"${kb[$name]}" "$(ratio "${kb[$name]}" "${kb[c]:--}")" "$(ratio "${kb[$name]}" "${kb[gonet]:--}")"
 	done
 	echo
-	echo "srv us: the server's CPU time per request, in microseconds. srv % and load %: the CPU use of the"
-	echo "server and of the load generator; the one near 100 sets the pace. other %: the share of both CPUs"
-	echo "that went to other processes and to other guests of the hypervisor (steal) during the run."
-	echo "KB/conn: the server's VmRSS growth per idle connection."
+	echo "vs C and vs Go net: for req/s, the median over the rounds of the ratio within each round; for"
+	echo "KB/conn, the ratio of the medians. srv us: the server's CPU time per request, in microseconds."
+	echo "srv % and load %: the CPU use of the server and of the load generator; the one near 100 sets the"
+	echo "pace. other %: the share of both CPUs that went to other processes and to other guests of the"
+	echo "hypervisor (steal) during the run. KB/conn: the server's VmRSS growth per idle connection."
 	busiest=$(grep '^load ' "$raw" | field other_cpu_percent | sort -n | tail -1)
 	if ((busiest > max_other)); then
 		echo "In at least one run, other work took $busiest% of the two CPUs. Such runs are left out of the"
