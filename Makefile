@@ -37,5 +37,8 @@ test: setup-test vet
 	@echo "== each benchmark once, to check that it runs; make bench measures"
 	cd bench && $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./...
 
+# The dispatch and Post benchmarks (about 4 minutes), then the echo servers
+# (about 6 minutes, and the script stops itself after 9.5 at most).
 bench: setup
 	./scripts/bench.sh
+	./scripts/bench-echo.sh

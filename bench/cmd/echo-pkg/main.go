@@ -1,0 +1,275 @@
+// Command echo-pkg is the package's server in the echo benchmarks. It
+// listens on 127.0.0.1 only:
+//
+//	echo-pkg [-mode bufferevent|event|c-in-go] [-loop dispatch|once] [-backend epoll|poll|select] PORT
+//
+// PORT 0 lets the kernel choose a free port. Once the server listens it
+// prints "listening 127.0.0.1:PORT", and it runs until it is killed.
+//
+// -mode bufferevent (the default) serves each connection with a
+// BufferEvent. Its read callback moves the input to the output as fast as
+// the package's API allows today: one BufferEvent.Read into a buffer that
+// all connections share, and one BufferEvent.Write of what it read. A Read
+// that returns less than the buffer's size has emptied the input, so there
+// is no second Read. The callbacks are method values created once, so a
+// connection costs no closure. This is the C server's bufferevent mode
+// except for the two copies, which evbuffer_add_buffer avoids; the package
+// has no evbuffer type yet.
+//
+// -mode event serves each connection with one persistent EvRead Event whose
+// callback calls read and write on the socket itself (golang.org/x/sys/unix,
+// no cgo). It switches to an EvWrite event only when write could not take
+// everything. This is the C server's event mode, and the fastest echo the
+// package allows: one C-to-Go callback and two system calls per request.
+//
+// -mode c-in-go runs the C server's bufferevent echo (C callbacks, no Go
+// code per request) inside this Go program, with -backend ignored. It
+// separates what running in a Go process costs (the runtime's threads, a
+// locked base) from what the package's callbacks cost.
+//
+// -loop dispatch (the default) runs the loop with Base.Dispatch, one cgo
+// call for as long as the server runs, as Base.Run does too. -loop once
+// calls Base.Loop(LoopOnce) again and again and runtime.Gosched between the
+// calls. That keeps the Go scheduler from treating the loop's goroutine as
+// one that has run for too long: see "Where the time goes" in BENCHMARKS.md.
+//
+// All modes close the connection at EOF or on an error.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/golibevent/libevent"
+	"github.com/golibevent/libevent/bench/internal/echoutil"
+)
+
+const program = "echo-pkg"
+
+// readSize is the size of the buffer that all connections share. A
+// bufferevent reads at most 16 KiB from its socket at a time by default.
+const readSize = 16 << 10
+
+func main() {
+	mode := flag.String("mode", "bufferevent", "how to serve a connection: bufferevent, event or c-in-go")
+	backend := flag.String("backend", "", "libevent backend: epoll, poll or select (default: libevent's choice)")
+	loop := flag.String("loop", "dispatch", "how to run the loop: dispatch (Base.Dispatch) or once (Base.Loop(LoopOnce) and runtime.Gosched, repeated)")
+	flag.Parse()
+	port, err := echoutil.ServerPort(flag.Args())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
+		flag.Usage()
+		os.Exit(2)
+	}
+	if *loop != "dispatch" && *loop != "once" {
+		fmt.Fprintf(os.Stderr, "%s: unknown -loop %q: use dispatch or once\n", program, *loop)
+		os.Exit(2)
+	}
+	if _, err := echoutil.RaiseFileLimit(); err != nil {
+		echoutil.Fail(program, err)
+	}
+
+	var cfg *libevent.Config
+	if *backend != "" {
+		cfg = &libevent.Config{Method: *backend, Flags: libevent.IgnoreEnv}
+	}
+	base, err := libevent.NewBase(cfg)
+	if err != nil {
+		echoutil.Fail(program, err)
+	}
+
+	if *mode == "c-in-go" {
+		echoutil.Fail(program, runCEcho(port))
+	}
+	var accept libevent.AcceptFunc
+	switch *mode {
+	case "bufferevent":
+		accept = newBufferEventServer(base).accept
+	case "event":
+		accept = newEventServer(base).accept
+	default:
+		echoutil.Fail(program, fmt.Errorf("unknown mode %q: use bufferevent, event or c-in-go", *mode))
+	}
+
+	listener, err := base.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port), libevent.LEVOptReusable, 1024, accept)
+	if err != nil {
+		echoutil.Fail(program, err)
+	}
+	addr, err := listener.Addr()
+	if err != nil {
+		echoutil.Fail(program, err)
+	}
+	echoutil.PrintListening(addr.(*net.TCPAddr).Port)
+
+	if *loop == "once" {
+		for {
+			// The listener's event is always pending, so each call
+			// waits for events, runs them and returns nil.
+			if err := base.Loop(libevent.LoopOnce); err != nil {
+				echoutil.Fail(program, err)
+			}
+			runtime.Gosched()
+		}
+	}
+	if err := base.Dispatch(); err != nil {
+		echoutil.Fail(program, err)
+	}
+}
+
+// bufferEventServer serves connections with bufferevents. Its callbacks run
+// on the loop's goroutine, one at a time, so they share buf.
+type bufferEventServer struct {
+	base    *libevent.Base
+	buf     []byte
+	onRead  libevent.BufferEventFunc
+	onEvent libevent.BufferEventEventFunc
+}
+
+func newBufferEventServer(base *libevent.Base) *bufferEventServer {
+	s := &bufferEventServer{base: base, buf: make([]byte, readSize)}
+	s.onRead = s.echo
+	s.onEvent = s.closeAtEOF
+	return s
+}
+
+func (s *bufferEventServer) accept(_ *libevent.Listener, fd int, _ net.Addr) {
+	bev, err := s.base.NewBufferEvent(fd, libevent.BEVOptCloseOnFree)
+	if err != nil {
+		unix.Close(fd)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
+		return
+	}
+	if err := bev.SetCallbacks(s.onRead, nil, s.onEvent); err != nil {
+		bev.Close()
+		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
+		return
+	}
+	if err := bev.Enable(libevent.EvRead); err != nil {
+		bev.Close()
+		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
+	}
+}
+
+// echo moves the input buffer to the output buffer through s.buf.
+func (s *bufferEventServer) echo(bev *libevent.BufferEvent) {
+	for {
+		n, _ := bev.Read(s.buf)
+		if n == 0 {
+			return
+		}
+		if _, err := bev.Write(s.buf[:n]); err != nil {
+			bev.Close()
+			return
+		}
+		if n < len(s.buf) {
+			return
+		}
+	}
+}
+
+func (s *bufferEventServer) closeAtEOF(bev *libevent.BufferEvent, what libevent.BEVEvents, _ error) {
+	if what&(libevent.BEVEventEOF|libevent.BEVEventError) != 0 {
+		bev.Close()
+	}
+}
+
+// eventServer serves connections with events and system calls from Go.
+type eventServer struct {
+	base *libevent.Base
+	buf  []byte
+}
+
+func newEventServer(base *libevent.Base) *eventServer {
+	return &eventServer{base: base, buf: make([]byte, readSize)}
+}
+
+// rawConn is one connection of an eventServer.
+type rawConn struct {
+	s       *eventServer
+	fd      int
+	read    *libevent.Event
+	write   *libevent.Event // created at the first short write
+	pending []byte          // bytes that write has not taken yet
+}
+
+func (s *eventServer) accept(_ *libevent.Listener, fd int, _ net.Addr) {
+	c := &rawConn{s: s, fd: fd}
+	ev, err := s.base.NewEvent(fd, libevent.EvRead|libevent.EvPersist, c.onReadable)
+	if err == nil {
+		c.read = ev
+		err = ev.Add()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
+		c.close()
+	}
+}
+
+func (c *rawConn) onReadable(*libevent.Event, libevent.EventFlags) {
+	n, err := unix.Read(c.fd, c.s.buf)
+	switch {
+	case n > 0:
+		if err := c.send(c.s.buf[:n]); err != nil {
+			c.close()
+		}
+	case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
+	default: // EOF or an error
+		c.close()
+	}
+}
+
+// send writes data, and keeps what write did not take for the EvWrite
+// event, with reading stopped until it is written.
+func (c *rawConn) send(data []byte) error {
+	n, err := unix.Write(c.fd, data)
+	if err != nil {
+		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+			return err
+		}
+		n = 0
+	}
+	if n == len(data) {
+		return nil
+	}
+	c.pending = append(c.pending[:0], data[n:]...)
+	if c.write == nil {
+		if c.write, err = c.s.base.NewEvent(c.fd, libevent.EvWrite|libevent.EvPersist, c.onWritable); err != nil {
+			return err
+		}
+	}
+	if err := c.read.Del(); err != nil {
+		return err
+	}
+	return c.write.Add()
+}
+
+func (c *rawConn) onWritable(*libevent.Event, libevent.EventFlags) {
+	data := c.pending
+	c.pending = nil
+	if err := c.send(data); err != nil {
+		c.close()
+		return
+	}
+	if len(c.pending) == 0 {
+		c.pending = data[:0]
+		if c.write.Del() != nil || c.read.Add() != nil {
+			c.close()
+		}
+	}
+}
+
+func (c *rawConn) close() {
+	if c.read != nil {
+		c.read.Close()
+	}
+	if c.write != nil {
+		c.write.Close()
+	}
+	unix.Close(c.fd)
+}
