@@ -504,26 +504,64 @@ func (bev *BufferEvent) Output() *Buffer {
 }
 
 func (bev *BufferEvent) borrowed(op string, input bool) *Buffer {
-	if bev == nil || bev.st == nil || !bev.life.acquire() {
+	if bev == nil || bev.st == nil {
 		return nil
 	}
-	defer bev.life.release()
+	b := bev.base
+	if !b.life.acquire() {
+		return nil
+	}
+	defer b.leave()
+	if !bev.life.acquire() {
+		return nil
+	}
+	defer func() {
+		if bev.life.release() {
+			bev.free()
+		}
+	}()
+	if buf := bev.existingBorrowed(input); buf != nil {
+		return buf
+	}
+
+	// The change counter that keeps positions honest needs the buffer's
+	// callback. Adding it changes the evbuffer's callback list, which only
+	// the loop's goroutine may do on a bufferevent without a lock while the
+	// loop runs.
+	var r C.int
+	track := func() { r = C.golibevent_bev_track(bev.st, boolInt(input)) }
+	if bev.options&BEVOptThreadSafe != 0 {
+		track()
+	} else if b.callOnLoop(track) != nil {
+		return nil
+	}
+	if r != 0 {
+		return nil
+	}
+
 	bev.mu.Lock()
 	defer bev.mu.Unlock()
-	if input && bev.input != nil {
-		return bev.input
-	}
-	if !input && bev.output != nil {
-		return bev.output
-	}
 	locking := bev.options&BEVOptThreadSafe != 0
-	if input {
-		bev.input = borrowBuffer(C.bufferevent_get_input(bev.ptr), bev, bev.base, 0, locking, &bev.st.input_changes)
+	switch {
+	case input && bev.input == nil:
+		bev.input = borrowBuffer(C.bufferevent_get_input(bev.ptr), bev, b, 0, locking, &bev.st.input_changes)
 		bev.input.frozenBack.Store(true)
+	case !input && bev.output == nil:
+		bev.output = borrowBuffer(C.bufferevent_get_output(bev.ptr), bev, b, 0, locking, &bev.st.output_changes)
+		bev.output.frozenFront.Store(true)
+	}
+	if input {
 		return bev.input
 	}
-	bev.output = borrowBuffer(C.bufferevent_get_output(bev.ptr), bev, bev.base, 0, locking, &bev.st.output_changes)
-	bev.output.frozenFront.Store(true)
+	return bev.output
+}
+
+func (bev *BufferEvent) existingBorrowed(input bool) *Buffer {
+	bev.mu.Lock()
+	defer bev.mu.Unlock()
+	if input {
+		return bev.input
+	}
 	return bev.output
 }
 

@@ -186,6 +186,16 @@ int golibevent_gettime_monotonic(struct event_base *base, int64_t *sec,
 	return r;
 }
 
+int golibevent_loop_iteration(struct event_base *base, int flags)
+{
+	int r = event_base_loop(base, flags | EVLOOP_ONCE);
+	if (r != 0)
+		return r;
+	if (event_base_got_break(base) || event_base_got_exit(base))
+		return 2;
+	return 0;
+}
+
 void *golibevent_event_key(const struct event *ev)
 {
 	if (ev == NULL || event_get_callback(ev) != golibevent_event_cb)
@@ -282,7 +292,10 @@ static void golibevent_bev_read_cb(struct bufferevent *bev, void *arg)
 	/* libevent 2.1 schedules the read callback again at once while reading
 	 * is enabled and the input is at or above the high watermark, which
 	 * spins when the callback leaves the data for later. Disabling reading
-	 * here stops that; golibevent_bev_input_cb enables it again. */
+	 * here stops that; golibevent_bev_input_cb enables it again. The input
+	 * callback exists once a high read watermark was set. */
+	if (st->input_cb == NULL)
+		return;
 	bufferevent_lock(bev);
 	if (bufferevent_getwatermark(bev, EV_READ, &low, &high) == 0 &&
 	    high != 0 &&
@@ -344,6 +357,9 @@ static void golibevent_bev_output_cb(struct evbuffer *buf,
 	__atomic_add_fetch(&st->output_changes, 1, __ATOMIC_RELEASE);
 }
 
+/* The evbuffer callbacks are added on first need, because each costs an
+ * allocation per bufferevent and a call per buffer change: the input one
+ * with a high read watermark or Input, the output one with Output. */
 static struct golibevent_bev *bev_state_attach(struct bufferevent *bev,
     void *key)
 {
@@ -352,21 +368,24 @@ static struct golibevent_bev *bev_state_attach(struct bufferevent *bev,
 		return NULL;
 	st->key = key;
 	st->bev = bev;
-	st->input_cb = evbuffer_add_cb(bufferevent_get_input(bev),
-	    golibevent_bev_input_cb, st);
-	st->output_cb = evbuffer_add_cb(bufferevent_get_output(bev),
-	    golibevent_bev_output_cb, st);
-	if (st->input_cb == NULL || st->output_cb == NULL) {
-		if (st->input_cb != NULL)
-			evbuffer_remove_cb_entry(bufferevent_get_input(bev),
-			    st->input_cb);
-		if (st->output_cb != NULL)
-			evbuffer_remove_cb_entry(bufferevent_get_output(bev),
-			    st->output_cb);
-		free(st);
-		return NULL;
-	}
 	return st;
+}
+
+int golibevent_bev_track(struct golibevent_bev *st, int input)
+{
+	int r = 0;
+	bufferevent_lock(st->bev);
+	if (input && st->input_cb == NULL) {
+		st->input_cb = evbuffer_add_cb(bufferevent_get_input(st->bev),
+		    golibevent_bev_input_cb, st);
+		r = st->input_cb ? 0 : -1;
+	} else if (!input && st->output_cb == NULL) {
+		st->output_cb = evbuffer_add_cb(bufferevent_get_output(st->bev),
+		    golibevent_bev_output_cb, st);
+		r = st->output_cb ? 0 : -1;
+	}
+	bufferevent_unlock(st->bev);
+	return r;
 }
 
 struct golibevent_bev *golibevent_bev_new(struct event_base *base,
@@ -420,8 +439,12 @@ void golibevent_bev_setcb(struct golibevent_bev *st, int which)
 void golibevent_bev_free(struct golibevent_bev *st)
 {
 	bufferevent_lock(st->bev);
-	evbuffer_remove_cb_entry(bufferevent_get_input(st->bev), st->input_cb);
-	evbuffer_remove_cb_entry(bufferevent_get_output(st->bev), st->output_cb);
+	if (st->input_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_input(st->bev),
+		    st->input_cb);
+	if (st->output_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(st->bev),
+		    st->output_cb);
 	st->input_cb = NULL;
 	st->output_cb = NULL;
 	bufferevent_unlock(st->bev);
@@ -525,12 +548,14 @@ int golibevent_bev_set_timeouts(struct bufferevent *bev, int64_t read_usec,
 void golibevent_bev_setwatermark(struct golibevent_bev *st, short events,
     size_t low, size_t high)
 {
+	if ((events & EV_READ) && high != 0)
+		golibevent_bev_track(st, 1);
 	bufferevent_lock(st->bev);
 	bufferevent_setwatermark(st->bev, events, low, high);
 	bufferevent_unlock(st->bev);
 	/* A raised or removed high watermark can end a pause; the input
 	 * callback decides, as if the input had changed. */
-	if (events & EV_READ)
+	if ((events & EV_READ) && st->input_cb != NULL)
 		golibevent_bev_input_cb(bufferevent_get_input(st->bev), NULL, st);
 }
 
@@ -757,8 +782,12 @@ struct golibevent_bev *golibevent_bev_filter_new(struct bufferevent *underlying,
 void golibevent_bev_detach_state(struct golibevent_bev *st)
 {
 	bufferevent_lock(st->bev);
-	evbuffer_remove_cb_entry(bufferevent_get_input(st->bev), st->input_cb);
-	evbuffer_remove_cb_entry(bufferevent_get_output(st->bev), st->output_cb);
+	if (st->input_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_input(st->bev),
+		    st->input_cb);
+	if (st->output_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(st->bev),
+		    st->output_cb);
 	st->input_cb = NULL;
 	st->output_cb = NULL;
 	bufferevent_unlock(st->bev);

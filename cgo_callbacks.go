@@ -100,9 +100,9 @@ func noteDropped(kind string, fd int) {
 // inside another package call, such as an evbuffer callback that Buffer.Add
 // triggers. C code calls back on the goroutine that made the cgo call, so the
 // Go frames below a trampoline show which: the first package frame below
-// runtime.cgocall is (*Base).loop for a loop callback, and the method that
-// made the C call otherwise. A loop callback's panic goes to its base, which
-// re-raises it from the loop's caller. A synchronous callback's panic is kept
+// runtime.cgocall is one of loopFunctions for a loop callback, and the method
+// that made the C call otherwise. A loop callback's panic goes to its base,
+// which re-raises it from the loop's caller. A synchronous callback's panic is kept
 // for its goroutine, and the package call re-raises it when it leaves.
 
 // syncPanics holds the panics of synchronous callbacks until their package
@@ -122,6 +122,9 @@ var packagePrefix = func() string {
 	return strings.TrimSuffix(name, "NewBase")
 }()
 
+// loopFunctions are the functions that call event_base_loop.
+var loopFunctions = []string{packagePrefix + "(*Base).loop", packagePrefix + "(*Base).iterate"}
+
 // calledFromPackageCall reports whether the running callback was called
 // synchronously from a package call rather than from a loop.
 func calledFromPackageCall() bool {
@@ -138,8 +141,12 @@ func calledFromPackageCall() bool {
 			!strings.HasPrefix(f.Function, packagePrefix+"_C"):
 			// cgo wraps a call that returns errno in a closure, such as
 			// (*Base).loop.func1.
-			loop := packagePrefix + "(*Base).loop"
-			return f.Function != loop && !strings.HasPrefix(f.Function, loop+".")
+			for _, loop := range loopFunctions {
+				if f.Function == loop || strings.HasPrefix(f.Function, loop+".") {
+					return false
+				}
+			}
+			return true
 		}
 		if !more {
 			return false

@@ -53,6 +53,11 @@ int golibevent_gettimeofday_cached(struct event_base *base, int64_t *sec,
 int golibevent_gettime_monotonic(struct event_base *base, int64_t *sec,
     int32_t *usec);
 
+/* Runs one iteration of a loop: event_base_loop with EVLOOP_ONCE added to
+ * flags. Returns event_base_loop's result, or 2 when the iteration ended
+ * because of event_base_loopbreak or event_base_loopexit. */
+int golibevent_loop_iteration(struct event_base *base, int flags);
+
 /* Returns the registry key of an event created by this package, or NULL for
  * an event that C code created with its own callback. */
 void *golibevent_event_key(const struct event *ev);
@@ -115,6 +120,9 @@ void golibevent_bev_setcb(struct golibevent_bev *st, int which);
  * with golibevent_bev_state_free once no callback can use it. */
 void golibevent_bev_free(struct golibevent_bev *st);
 void golibevent_bev_state_free(struct golibevent_bev *st);
+/* Adds the evbuffer callback of the input (input 1) or the output buffer if
+ * it is missing. Returns -1 when memory runs out. */
+int golibevent_bev_track(struct golibevent_bev *st, int input);
 int golibevent_bev_enable(struct golibevent_bev *st, short what);
 int golibevent_bev_disable(struct golibevent_bev *st, short what);
 short golibevent_bev_get_enabled(struct golibevent_bev *st);

@@ -1,20 +1,18 @@
 // Command echo-pkg is the package's server in the echo benchmarks. It
 // listens on 127.0.0.1 only:
 //
-//	echo-pkg [-mode bufferevent|event|c-in-go] [-loop dispatch|once] [-backend epoll|poll|select] PORT
+//	echo-pkg [-mode bufferevent|bufferevent-copy|event|c-in-go] [-backend epoll|poll|select] PORT
 //
 // PORT 0 lets the kernel choose a free port. Once the server listens it
 // prints "listening 127.0.0.1:PORT", and it runs until it is killed.
 //
 // -mode bufferevent (the default) serves each connection with a
-// BufferEvent. Its read callback moves the input to the output as fast as
-// the package's API allows today: one BufferEvent.Read into a buffer that
-// all connections share, and one BufferEvent.Write of what it read. A Read
-// that returns less than the buffer's size has emptied the input, so there
-// is no second Read. The callbacks are method values created once, so a
-// connection costs no closure. This is the C server's bufferevent mode
-// except for the two copies, which evbuffer_add_buffer avoids; the package
-// has no evbuffer type yet.
+// BufferEvent. Its read callback moves the input buffer to the output buffer
+// without copying (Buffer.AddBuffer, which is evbuffer_add_buffer), as the C
+// server's bufferevent mode does. The callbacks are method values created
+// once, so a connection costs no closure. -mode bufferevent-copy copies
+// through Go instead: one BufferEvent.Read into a buffer that all
+// connections share and one BufferEvent.Write of what it read.
 //
 // -mode event serves each connection with one persistent EvRead Event whose
 // callback calls read and write on the socket itself (golang.org/x/sys/unix,
@@ -27,11 +25,8 @@
 // separates what running in a Go process costs (the runtime's threads, a
 // locked base) from what the package's callbacks cost.
 //
-// -loop dispatch (the default) runs the loop with Base.Dispatch, one cgo
-// call for as long as the server runs, as Base.Run does too. -loop once
-// calls Base.Loop(LoopOnce) again and again and runtime.Gosched between the
-// calls. That keeps the Go scheduler from treating the loop's goroutine as
-// one that has run for too long: see "Where the time goes" in BENCHMARKS.md.
+// The loop runs with Base.Dispatch, which returns to Go between loop
+// iterations; see "Where the time goes" in BENCHMARKS.md.
 //
 // All modes close the connection at EOF or on an error.
 package main
@@ -42,7 +37,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 
 	"golang.org/x/sys/unix"
 
@@ -57,18 +51,13 @@ const program = "echo-pkg"
 const readSize = 16 << 10
 
 func main() {
-	mode := flag.String("mode", "bufferevent", "how to serve a connection: bufferevent, event or c-in-go")
+	mode := flag.String("mode", "bufferevent", "how to serve a connection: bufferevent, bufferevent-copy, event or c-in-go")
 	backend := flag.String("backend", "", "libevent backend: epoll, poll or select (default: libevent's choice)")
-	loop := flag.String("loop", "dispatch", "how to run the loop: dispatch (Base.Dispatch) or once (Base.Loop(LoopOnce) and runtime.Gosched, repeated)")
 	flag.Parse()
 	port, err := echoutil.ServerPort(flag.Args())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
 		flag.Usage()
-		os.Exit(2)
-	}
-	if *loop != "dispatch" && *loop != "once" {
-		fmt.Fprintf(os.Stderr, "%s: unknown -loop %q: use dispatch or once\n", program, *loop)
 		os.Exit(2)
 	}
 	if _, err := echoutil.RaiseFileLimit(); err != nil {
@@ -90,11 +79,13 @@ func main() {
 	var accept libevent.AcceptFunc
 	switch *mode {
 	case "bufferevent":
-		accept = newBufferEventServer(base).accept
+		accept = newBufferEventServer(base, false).accept
+	case "bufferevent-copy":
+		accept = newBufferEventServer(base, true).accept
 	case "event":
 		accept = newEventServer(base).accept
 	default:
-		echoutil.Fail(program, fmt.Errorf("unknown mode %q: use bufferevent, event or c-in-go", *mode))
+		echoutil.Fail(program, fmt.Errorf("unknown mode %q: use bufferevent, bufferevent-copy, event or c-in-go", *mode))
 	}
 
 	listener, err := base.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port), libevent.LEVOptReusable, 1024, accept)
@@ -107,16 +98,6 @@ func main() {
 	}
 	echoutil.PrintListening(addr.(*net.TCPAddr).Port)
 
-	if *loop == "once" {
-		for {
-			// The listener's event is always pending, so each call
-			// waits for events, runs them and returns nil.
-			if err := base.Loop(libevent.LoopOnce); err != nil {
-				echoutil.Fail(program, err)
-			}
-			runtime.Gosched()
-		}
-	}
 	if err := base.Dispatch(); err != nil {
 		echoutil.Fail(program, err)
 	}
@@ -131,9 +112,12 @@ type bufferEventServer struct {
 	onEvent libevent.BufferEventEventFunc
 }
 
-func newBufferEventServer(base *libevent.Base) *bufferEventServer {
+func newBufferEventServer(base *libevent.Base, copyThroughGo bool) *bufferEventServer {
 	s := &bufferEventServer{base: base, buf: make([]byte, readSize)}
 	s.onRead = s.echo
+	if copyThroughGo {
+		s.onRead = s.echoCopy
+	}
 	s.onEvent = s.closeAtEOF
 	return s
 }
@@ -156,8 +140,15 @@ func (s *bufferEventServer) accept(_ *libevent.Listener, fd int, _ net.Addr) {
 	}
 }
 
-// echo moves the input buffer to the output buffer through s.buf.
+// echo moves the input buffer to the output buffer without copying.
 func (s *bufferEventServer) echo(bev *libevent.BufferEvent) {
+	if err := bev.Output().AddBuffer(bev.Input()); err != nil {
+		bev.Close()
+	}
+}
+
+// echoCopy moves the input buffer to the output buffer through s.buf.
+func (s *bufferEventServer) echoCopy(bev *libevent.BufferEvent) {
 	for {
 		n, _ := bev.Read(s.buf)
 		if n == 0 {
