@@ -63,9 +63,9 @@ type Base struct {
 	// stoppedByBreak while the loop runs.
 	breakRequested atomic.Bool
 	stoppedByBreak bool
-	// loopThread identifies the OS thread that runs the loop, 0 when it is
-	// not running. Callbacks run on that thread, so a match shows that a call
-	// comes from a callback of this base.
+	// loopThread identifies the OS thread that runs the loop while it is
+	// inside libevent, 0 otherwise. Callbacks run on that thread, so a match
+	// shows that a call comes from a callback of this base.
 	loopThread atomic.Uintptr
 	// panicked is the first panic recovered from a callback during the
 	// current loop run. Only the loop's goroutine touches it.
@@ -364,10 +364,9 @@ func (b *Base) loop(op string, flags C.int, runID uint64) error {
 	b.mu.Unlock()
 	defer close(stopped)
 
-	// The loop and its callbacks run on this thread; pin the goroutine so
-	// that the thread id recorded here stays true until the loop returns.
-	runtime.LockOSThread()
-	b.loopThread.Store(uintptr(C.golibevent_current_thread()))
+	// The C helpers set loopThread to the thread that runs the callbacks
+	// for as long as each cgo call lasts. Between two iterations the
+	// goroutine may move to another thread, so no thread is the loop's.
 	b.activeRun = runID
 	b.breakRequested.Store(false)
 	b.stoppedByBreak = false
@@ -376,11 +375,9 @@ func (b *Base) loop(op string, flags C.int, runID uint64) error {
 	if flags&^C.EVLOOP_NO_EXIT_ON_EMPTY == 0 {
 		r, errno = b.iterate(flags)
 	} else {
-		r, errno = C.event_base_loop(b.ptr, flags)
+		r, errno = C.golibevent_loop(b.ptr, flags, b.loopThreadPtr())
 	}
 	b.activeRun = 0
-	b.loopThread.Store(0)
-	runtime.UnlockOSThread()
 
 	p := b.panicked
 	b.panicked = nil
@@ -404,17 +401,22 @@ func (b *Base) loop(op string, flags C.int, runID uint64) error {
 
 // iterate runs a loop that only break, exit or running out of events ends,
 // as one event_base_loop call per iteration (EVLOOP_ONCE) rather than one
-// call for the whole run. Go's scheduler treats a goroutine that stays in a
-// cgo call for long as blocked and hands its processor to another thread;
-// every callback then has to get a processor back, which cost about a
-// quarter of the throughput of a bufferevent echo server (bench/, measured
-// on 2 cores). Returning to Go once per iteration avoids that.
+// call for the whole run, and lets Go's scheduler run between iterations.
+//
+// Go's monitor thread preempts a goroutine that has run for 10 ms without
+// being rescheduled. A loop that never leaves its cgo call cannot respond,
+// so from then on the monitor takes its processor away on every check, each
+// 20 µs, and every callback has to win one back. A bufferevent echo server
+// lost a quarter of its throughput that way (bench/, measured on 2 cores,
+// server pinned to one). runtime.Gosched between iterations, at most once a
+// millisecond, resets that clock.
 //
 // event_base_loop clears a pending break when it starts, so a LoopBreak that
 // lands between two iterations is kept in breakRequested instead.
 func (b *Base) iterate(flags C.int) (C.int, error) {
+	lastYield := time.Now()
 	for {
-		r, errno := C.golibevent_loop_iteration(b.ptr, flags)
+		r, errno := C.golibevent_loop_iteration(b.ptr, flags, b.loopThreadPtr())
 		switch {
 		case r == 2:
 			return 0, nil
@@ -424,13 +426,32 @@ func (b *Base) iterate(flags C.int) (C.int, error) {
 			b.stoppedByBreak = true
 			return 0, nil
 		}
+		if now := time.Now(); now.Sub(lastYield) >= time.Millisecond {
+			runtime.Gosched()
+			lastYield = now
+		}
 	}
 }
 
+// loopThreadPtr returns loopThread's address for the C helpers that store
+// the loop's thread in it.
+func (b *Base) loopThreadPtr() *C.uintptr_t {
+	return (*C.uintptr_t)(unsafe.Pointer(&b.loopThread))
+}
+
 // requestBreak breaks the loop, also when it is between two iterations.
+//
+// event_base_loop clears a pending break when it starts, and each iteration
+// may start it twice (see golibevent_loop_iteration), so a break from
+// another goroutine that lands between two starts would be lost. The Post
+// event, which stays active until a loop runs it, carries such a break into
+// the next pass: runPosted breaks again while breakRequested is set.
 func (b *Base) requestBreak() {
 	b.breakRequested.Store(true)
 	C.event_base_loopbreak(b.ptr)
+	if !b.noLock && b.running.Load() && !b.onLoopThread() {
+		C.event_active(b.postEvent, C.EV_READ, 0)
+	}
 }
 
 // Run runs the loop until ctx is done, or until LoopBreak, LoopExit or Close
@@ -628,6 +649,9 @@ func (b *Base) runPosted() {
 	if b.life.isClosed() {
 		b.requestBreak()
 		return
+	}
+	if b.breakRequested.Load() {
+		C.event_base_loopbreak(b.ptr)
 	}
 	b.postBatches.Add(1)
 	b.postMu.Lock()

@@ -15,6 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Counts the Go callbacks run on this thread; golibevent_loop_iteration
+ * compares it before and after a non-blocking pass. */
+static __thread unsigned long golibevent_callbacks_run;
+
 static void golibevent_log_cb(int severity, const char *msg)
 {
 	/* libevent logs a warning between a failed system call and its return,
@@ -50,11 +54,13 @@ uintptr_t golibevent_current_thread(void)
 
 void golibevent_event_cb(evutil_socket_t fd, short what, void *key)
 {
+	golibevent_callbacks_run++;
 	goEventCallback(fd, what, key);
 }
 
 void golibevent_once_cb(evutil_socket_t fd, short what, void *key)
 {
+	golibevent_callbacks_run++;
 	goOnceCallback(fd, what, key);
 }
 
@@ -62,6 +68,7 @@ void golibevent_post_cb(evutil_socket_t fd, short what, void *key)
 {
 	(void)fd;
 	(void)what;
+	golibevent_callbacks_run++;
 	goPostCallback(key);
 }
 
@@ -186,9 +193,36 @@ int golibevent_gettime_monotonic(struct event_base *base, int64_t *sec,
 	return r;
 }
 
-int golibevent_loop_iteration(struct event_base *base, int flags)
+int golibevent_loop(struct event_base *base, int flags, uintptr_t *thread)
 {
-	int r = event_base_loop(base, flags | EVLOOP_ONCE);
+	int r;
+
+	__atomic_store_n(thread, (uintptr_t)pthread_self(), __ATOMIC_RELEASE);
+	r = event_base_loop(base, flags);
+	__atomic_store_n(thread, 0, __ATOMIC_RELEASE);
+	return r;
+}
+
+int golibevent_loop_iteration(struct event_base *base, int flags,
+    uintptr_t *thread)
+{
+	unsigned long before = golibevent_callbacks_run;
+	int r;
+
+	__atomic_store_n(thread, (uintptr_t)pthread_self(), __ATOMIC_RELEASE);
+
+	/* A pass that does not wait comes first. Only when it ran no Go
+	 * callback does the iteration wait for events: while a server is busy
+	 * the loop then rarely sits in a long cgo call, which Go's scheduler
+	 * would take for a blocked thread (see iterate in base.go). */
+	r = event_base_loop(base, flags | EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	if (r == 0 && golibevent_callbacks_run == before &&
+	    !event_base_got_break(base) && !event_base_got_exit(base))
+		r = event_base_loop(base, flags | EVLOOP_ONCE);
+	/* Between two iterations the goroutine may move to another thread,
+	 * and another goroutine may run on this one: no thread is the loop's
+	 * until the next iteration starts. */
+	__atomic_store_n(thread, 0, __ATOMIC_RELEASE);
 	if (r != 0)
 		return r;
 	if (event_base_got_break(base) || event_base_got_exit(base))
@@ -288,6 +322,7 @@ static void golibevent_bev_read_cb(struct bufferevent *bev, void *arg)
 	struct golibevent_bev *st = arg;
 	size_t low, high;
 
+	golibevent_callbacks_run++;
 	goBufferEventReadCallback(st->key);
 	/* libevent 2.1 schedules the read callback again at once while reading
 	 * is enabled and the input is at or above the high watermark, which
@@ -311,6 +346,7 @@ static void golibevent_bev_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct golibevent_bev *st = arg;
 	(void)bev;
+	golibevent_callbacks_run++;
 	goBufferEventWriteCallback(st->key);
 }
 
@@ -323,6 +359,7 @@ static void golibevent_bev_event_cb(struct bufferevent *bev, short what,
 	 * it. */
 	int err = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
 	(void)bev;
+	golibevent_callbacks_run++;
 	goBufferEventEventCallback(what, err, st->key);
 }
 
@@ -565,6 +602,7 @@ static void golibevent_listener_cb(struct evconnlistener *lev,
     evutil_socket_t fd, struct sockaddr *sa, int socklen, void *key)
 {
 	(void)lev;
+	golibevent_callbacks_run++;
 	goListenerAcceptCallback(fd, sa, socklen, key);
 }
 
@@ -574,6 +612,7 @@ static void golibevent_listener_error_cb(struct evconnlistener *lev,
 	/* libevent runs this right after accept failed, with errno set. */
 	int err = EVUTIL_SOCKET_ERROR();
 	(void)lev;
+	golibevent_callbacks_run++;
 	goListenerErrorCallback(err, key);
 }
 
@@ -632,6 +671,7 @@ void golibevent_buffer_cb(struct evbuffer *buf,
     const struct evbuffer_cb_info *info, void *key)
 {
 	(void)buf;
+	golibevent_callbacks_run++;
 	goBufferCallback(key, info->orig_size, info->n_added, info->n_deleted);
 }
 

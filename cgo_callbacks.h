@@ -53,10 +53,17 @@ int golibevent_gettimeofday_cached(struct event_base *base, int64_t *sec,
 int golibevent_gettime_monotonic(struct event_base *base, int64_t *sec,
     int32_t *usec);
 
+/* Runs event_base_loop with the calling thread's identifier stored in
+ * *thread, so that the Go side can tell which thread runs the callbacks; *thread
+ * is 0 again when it returns. */
+int golibevent_loop(struct event_base *base, int flags, uintptr_t *thread);
+
 /* Runs one iteration of a loop: event_base_loop with EVLOOP_ONCE added to
- * flags. Returns event_base_loop's result, or 2 when the iteration ended
- * because of event_base_loopbreak or event_base_loopexit. */
-int golibevent_loop_iteration(struct event_base *base, int flags);
+ * flags, with the thread stored in *thread as golibevent_loop does.
+ * Returns event_base_loop's result, or 2 when the iteration ended because of
+ * event_base_loopbreak or event_base_loopexit. */
+int golibevent_loop_iteration(struct event_base *base, int flags,
+    uintptr_t *thread);
 
 /* Returns the registry key of an event created by this package, or NULL for
  * an event that C code created with its own callback. */
