@@ -142,7 +142,7 @@ func NewBase(cfg *Config) (*Base, error) {
 		onces:    make(map[unsafe.Pointer]struct{}),
 	}
 	b.npriorities.Store(int32(C.event_base_get_npriorities(ptr)))
-	b.key = handles.register(b, "Base")
+	b.key = handles.register(b)
 	b.postEvent, errno = C.golibevent_post_event_new(ptr, b.key)
 	if b.postEvent == nil {
 		handles.release(b.key)

@@ -63,7 +63,7 @@ func (b *Buffer) AddCallback(fn BufferFunc) (*BufferCallback, error) {
 	defer c.leave()
 
 	cb := &BufferCallback{buf: b, fn: fn}
-	cb.key = handles.register(cb, "BufferCallback")
+	cb.key = handles.register(cb)
 	entry, errno := C.golibevent_buffer_add_cb(b.ptr, cb.key)
 	if entry == nil {
 		handles.release(cb.key)

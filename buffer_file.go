@@ -55,7 +55,7 @@ func (b *Buffer) AddReference(data []byte) (released <-chan struct{}, err error)
 		return ref.released, nil
 	}
 	ref.pinner.Pin(&data[0])
-	key := handles.register(ref, "buffer reference")
+	key := handles.register(ref)
 	r, errno := C.golibevent_buffer_add_reference(b.ptr, unsafe.Pointer(&data[0]), C.size_t(len(data)), key)
 	if r != 0 {
 		ref.release(key)
@@ -222,7 +222,7 @@ func NewFileSegment(fd int, offset, length int64, flags FileSegmentFlags) (*File
 		released:   make(chan struct{}),
 		sendfileOK: flags&FileSegmentDisableSendfile == 0,
 	}
-	s.key = handles.register(s, "FileSegment")
+	s.key = handles.register(s)
 	ptr, errno := C.golibevent_file_segment_new(C.int(fd), C.int64_t(offset), C.int64_t(length), C.uint(flags), s.key)
 	if ptr == nil {
 		handles.release(s.key)

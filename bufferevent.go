@@ -131,10 +131,22 @@ type BufferEvent struct {
 	life    lifetime
 	options BufferEventOptions
 
-	mu      sync.Mutex // guards the callbacks and partner
+	mu      sync.Mutex // guards the callbacks and links
 	readFn  BufferEventFunc
 	writeFn BufferEventFunc
 	eventFn BufferEventEventFunc
+	// links is nil until one of its fields is set: most bufferevents of a
+	// server never need them, and an idle connection then costs 48 bytes
+	// less.
+	links *bufferEventLinks
+
+	// released is set by the first call of release, which base.free and a
+	// filter's release can both reach.
+	released atomic.Bool
+}
+
+// bufferEventLinks are a BufferEvent's links to other objects.
+type bufferEventLinks struct {
 	partner *BufferEvent
 	bucket  *TokenBucket    // set by SetRateLimit
 	group   *RateLimitGroup // set by RateLimitGroup.Add
@@ -142,10 +154,24 @@ type BufferEvent struct {
 	output  *Buffer         // made by Output on first use
 	ownedBy *BufferEvent    // the filter that closes this bufferevent
 	owns    *BufferEvent    // the bufferevent this filter closes
+}
 
-	// released is set by the first call of release, which base.free and a
-	// filter's release can both reach.
-	released atomic.Bool
+// linked returns a copy of the links, all nil when none was set. The caller
+// holds bev.mu.
+func (bev *BufferEvent) linked() bufferEventLinks {
+	if bev.links == nil {
+		return bufferEventLinks{}
+	}
+	return *bev.links
+}
+
+// linksLocked returns the links to set one of them, allocating them on
+// first use. The caller holds bev.mu.
+func (bev *BufferEvent) linksLocked() *bufferEventLinks {
+	if bev.links == nil {
+		bev.links = new(bufferEventLinks)
+	}
+	return bev.links
 }
 
 // ErrNotThreadSafe reports a call from another goroutine while the base's
@@ -179,7 +205,7 @@ func (b *Base) NewBufferEvent(fd int, options BufferEventOptions) (*BufferEvent,
 	defer b.leave()
 
 	bev := &BufferEvent{base: b, options: options}
-	bev.key = handles.register(bev, "BufferEvent")
+	bev.key = handles.register(bev)
 	st, errno := C.golibevent_bev_new(b.ptr, C.evutil_socket_t(fd), C.int(options), bev.key)
 	if st == nil {
 		handles.release(bev.key)
@@ -209,8 +235,8 @@ func (b *Base) NewBufferEventPair(options BufferEventOptions) (*BufferEvent, *Bu
 
 	first := &BufferEvent{base: b, options: options}
 	second := &BufferEvent{base: b, options: options}
-	first.key = handles.register(first, "BufferEvent")
-	second.key = handles.register(second, "BufferEvent")
+	first.key = handles.register(first)
+	second.key = handles.register(second)
 	var states [2]*C.struct_golibevent_bev
 	r, errno := C.golibevent_bev_pair_new(b.ptr, C.int(options), first.key, second.key, &states[0])
 	if r != 0 {
@@ -220,8 +246,8 @@ func (b *Base) NewBufferEventPair(options BufferEventOptions) (*BufferEvent, *Bu
 	}
 	first.attach(states[0])
 	second.attach(states[1])
-	first.partner = second
-	second.partner = first
+	first.linksLocked().partner = second
+	second.linksLocked().partner = first
 	return first, second, nil
 }
 
@@ -290,7 +316,7 @@ func (bev *BufferEvent) release() {
 		return
 	}
 	bev.mu.Lock()
-	owner, owned := bev.ownedBy, bev.owns
+	owner, owned := bev.linked().ownedBy, bev.linked().owns
 	bev.mu.Unlock()
 	if owned != nil {
 		// libevent frees the owned bufferevent with this filter; its Go
@@ -301,7 +327,7 @@ func (bev *BufferEvent) release() {
 	}
 	bev.leaveLimits()
 	bev.mu.Lock()
-	input, output := bev.input, bev.output
+	input, output := bev.linked().input, bev.linked().output
 	bev.mu.Unlock()
 	if input != nil {
 		input.detach()
@@ -332,8 +358,12 @@ func (bev *BufferEvent) release() {
 // cannot be freed with members and the TokenBucket may be freed next.
 func (bev *BufferEvent) leaveLimits() {
 	bev.mu.Lock()
-	bucket, group := bev.bucket, bev.group
-	bev.bucket, bev.group = nil, nil
+	var bucket *TokenBucket
+	var group *RateLimitGroup
+	if l := bev.links; l != nil {
+		bucket, group = l.bucket, l.group
+		l.bucket, l.group = nil, nil
+	}
 	bev.mu.Unlock()
 	if group != nil {
 		C.bufferevent_remove_from_rate_limit_group(bev.ptr)
@@ -363,7 +393,7 @@ func (bev *BufferEvent) Close() error {
 		return wrapError("bufferevent_free", ErrNotThreadSafe)
 	}
 	bev.mu.Lock()
-	owner := bev.ownedBy
+	owner := bev.linked().ownedBy
 	bev.mu.Unlock()
 	if owner != nil {
 		// The filter that took it over closes it.
@@ -542,27 +572,28 @@ func (bev *BufferEvent) borrowed(op string, input bool) *Buffer {
 	bev.mu.Lock()
 	defer bev.mu.Unlock()
 	locking := bev.options&BEVOptThreadSafe != 0
+	l := bev.linksLocked()
 	switch {
-	case input && bev.input == nil:
-		bev.input = borrowBuffer(C.bufferevent_get_input(bev.ptr), bev, b, 0, locking, &bev.st.input_changes)
-		bev.input.frozenBack.Store(true)
-	case !input && bev.output == nil:
-		bev.output = borrowBuffer(C.bufferevent_get_output(bev.ptr), bev, b, 0, locking, &bev.st.output_changes)
-		bev.output.frozenFront.Store(true)
+	case input && l.input == nil:
+		l.input = borrowBuffer(C.bufferevent_get_input(bev.ptr), bev, b, 0, locking, &bev.st.input_changes)
+		l.input.frozenBack.Store(true)
+	case !input && l.output == nil:
+		l.output = borrowBuffer(C.bufferevent_get_output(bev.ptr), bev, b, 0, locking, &bev.st.output_changes)
+		l.output.frozenFront.Store(true)
 	}
 	if input {
-		return bev.input
+		return l.input
 	}
-	return bev.output
+	return l.output
 }
 
 func (bev *BufferEvent) existingBorrowed(input bool) *Buffer {
 	bev.mu.Lock()
 	defer bev.mu.Unlock()
 	if input {
-		return bev.input
+		return bev.linked().input
 	}
-	return bev.output
+	return bev.linked().output
 }
 
 // ReadBuffer moves all of the input into dst without copying
@@ -1021,7 +1052,7 @@ func (bev *BufferEvent) Partner() *BufferEvent {
 	}
 	defer bev.leave()
 	bev.mu.Lock()
-	p := bev.partner
+	p := bev.linked().partner
 	bev.mu.Unlock()
 	if p == nil || p.life.isClosed() {
 		return nil

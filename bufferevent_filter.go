@@ -86,9 +86,9 @@ func (b *Base) NewBufferEventFilter(underlying *BufferEvent, input, output Filte
 	defer b.leave()
 
 	bev := &BufferEvent{base: b, options: options}
-	bev.key = handles.register(bev, "BufferEvent")
+	bev.key = handles.register(bev)
 	fc := &filterContext{bev: bev, input: input, output: output}
-	fc.key = handles.register(fc, "filter")
+	fc.key = handles.register(fc)
 	var owned C.int
 	st, errno := C.golibevent_bev_filter_new(underlying.ptr, boolInt(input != nil), boolInt(output != nil),
 		C.int(options), fc.key, bev.key, &owned)
@@ -102,10 +102,10 @@ func (b *Base) NewBufferEventFilter(underlying *BufferEvent, input, output Filte
 	bev.attach(st)
 	if options&BEVOptCloseOnFree != 0 {
 		underlying.mu.Lock()
-		underlying.ownedBy = bev
+		underlying.linksLocked().ownedBy = bev
 		underlying.mu.Unlock()
 		bev.mu.Lock()
-		bev.owns = underlying
+		bev.linksLocked().owns = underlying
 		bev.mu.Unlock()
 		// The filter replaced underlying's callbacks, and libevent frees it
 		// with the filter, so the package's evbuffer callbacks on it go now.

@@ -136,8 +136,8 @@ func (bev *BufferEvent) SetRateLimit(tb *TokenBucket) error {
 		return opError(op, nil)
 	}
 	bev.mu.Lock()
-	old := bev.bucket
-	bev.bucket = tb
+	old := bev.linked().bucket
+	bev.linksLocked().bucket = tb
 	bev.mu.Unlock()
 	if old != nil {
 		// libevent no longer points at the old configuration.
@@ -196,7 +196,7 @@ func (bev *BufferEvent) decrement(op string, n int64, read bool) error {
 	}
 	defer bev.leave()
 	bev.mu.Lock()
-	limited := bev.bucket != nil
+	limited := bev.linked().bucket != nil
 	bev.mu.Unlock()
 	if !limited {
 		return invalidError(op, "the bufferevent has no rate limit; call SetRateLimit first")
@@ -293,7 +293,7 @@ func (g *RateLimitGroup) release() {
 	for bev := range members {
 		C.bufferevent_remove_from_rate_limit_group(bev.ptr)
 		bev.mu.Lock()
-		bev.group = nil
+		bev.linksLocked().group = nil
 		bev.mu.Unlock()
 	}
 	C.bufferevent_rate_limit_group_free(g.ptr)
@@ -332,7 +332,7 @@ func (g *RateLimitGroup) Add(bev *BufferEvent) error {
 		return invalidError(op, "the bufferevent belongs to another base")
 	}
 	bev.mu.Lock()
-	old := bev.group
+	old := bev.linked().group
 	bev.mu.Unlock()
 	if old == g {
 		return nil
@@ -347,7 +347,7 @@ func (g *RateLimitGroup) Add(bev *BufferEvent) error {
 	g.members[bev] = struct{}{}
 	g.mu.Unlock()
 	bev.mu.Lock()
-	bev.group = g
+	bev.linksLocked().group = g
 	bev.mu.Unlock()
 	return nil
 }
@@ -364,7 +364,7 @@ func (g *RateLimitGroup) Remove(bev *BufferEvent) error {
 	}
 	defer bev.leave()
 	bev.mu.Lock()
-	member := bev.group == g
+	member := bev.linked().group == g
 	bev.mu.Unlock()
 	if !member {
 		return invalidError(op, "the bufferevent is not in this group")
@@ -374,7 +374,7 @@ func (g *RateLimitGroup) Remove(bev *BufferEvent) error {
 	}
 	g.forget(bev)
 	bev.mu.Lock()
-	bev.group = nil
+	bev.linksLocked().group = nil
 	bev.mu.Unlock()
 	return nil
 }

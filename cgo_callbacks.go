@@ -31,23 +31,28 @@ import (
 // valid C pointer that never points into Go memory. A key is released only
 // when libevent can no longer call back with it, because a released key's
 // address can be handed out again by malloc.
+//
+// go-pointer's own map is the only per-key state: a server holds a key for
+// each connection, and a second map of its own would cost each one about
+// 50 bytes of heap more.
 type registry struct {
 	mu sync.Mutex
-	// live maps each key to a description of its owner, for leak reports.
-	live map[unsafe.Pointer]string
-	// count mirrors len(live) for lock-free reads.
+	// kinds counts the live keys by the type of the object they stand
+	// for, for leak reports.
+	kinds map[string]int
+	// count is the number of live keys, for lock-free reads.
 	count atomic.Int64
 }
 
 // handles is the package's only registry.
-var handles = registry{live: make(map[unsafe.Pointer]string)}
+var handles = registry{kinds: make(map[string]int)}
 
-// register stores v and returns its key. owner names the kind of object in
-// leak reports.
-func (r *registry) register(v any, owner string) unsafe.Pointer {
+// register stores v and returns its key. Leak reports name v's type.
+func (r *registry) register(v any) unsafe.Pointer {
 	key := pointer.Save(v)
+	kind := reflect.TypeOf(v).String()
 	r.mu.Lock()
-	r.live[key] = owner
+	r.kinds[kind]++
 	r.mu.Unlock()
 	r.count.Add(1)
 	return key
@@ -62,23 +67,28 @@ func (r *registry) lookup(key unsafe.Pointer) any {
 // the key's memory, so the second release must not reach it.
 func (r *registry) release(key unsafe.Pointer) {
 	r.mu.Lock()
-	_, ok := r.live[key]
-	delete(r.live, key)
-	r.mu.Unlock()
-	if !ok {
+	defer r.mu.Unlock()
+	v := pointer.Restore(key)
+	if v == nil {
 		return
 	}
-	r.count.Add(-1)
 	pointer.Unref(key)
+	kind := reflect.TypeOf(v).String()
+	if r.kinds[kind]--; r.kinds[kind] == 0 {
+		delete(r.kinds, kind)
+	}
+	r.count.Add(-1)
 }
 
-// owners returns the sorted owner descriptions of the live keys.
+// owners returns the kinds of the live keys, sorted, one entry per key.
 func (r *registry) owners() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]string, 0, len(r.live))
-	for _, owner := range r.live {
-		out = append(out, owner)
+	var out []string
+	for kind, n := range r.kinds {
+		for i := 0; i < n; i++ {
+			out = append(out, kind)
+		}
 	}
 	sort.Strings(out)
 	return out

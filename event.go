@@ -120,7 +120,7 @@ func (b *Base) NewEvent(fd int, what EventFlags, fn EventFunc) (*Event, error) {
 	defer b.leave()
 
 	e := &Event{base: b, fd: fd, events: what, fn: fn}
-	e.key = handles.register(e, "Event")
+	e.key = handles.register(e)
 	ptr, errno := C.golibevent_event_new(b.ptr, C.evutil_socket_t(fd), C.short(what), e.key)
 	if ptr == nil {
 		handles.release(e.key)
@@ -561,7 +561,7 @@ func (b *Base) Once(fd int, what EventFlags, timeout time.Duration, fn OnceFunc)
 	if what&ioFlags == 0 {
 		what |= EvTimeout
 	}
-	key := handles.register(&onceCall{base: b, fn: fn}, "Once")
+	key := handles.register(&onceCall{base: b, fn: fn})
 	b.mu.Lock()
 	b.onces[key] = struct{}{}
 	b.mu.Unlock()

@@ -274,7 +274,7 @@ func (b *Base) newListener(op string, fd int, options ListenerOptions, backlog i
 	defer b.leave()
 
 	l := &Listener{base: b, options: options, acceptFn: fn, disabled: options&LEVOptDisabled != 0}
-	l.key = handles.register(l, "Listener")
+	l.key = handles.register(l)
 	var addr unsafe.Pointer
 	if len(raw) > 0 {
 		addr = C.CBytes(raw)
