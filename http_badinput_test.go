@@ -32,6 +32,11 @@ func rawExchange(t testing.TB, addr string, raw string) (string, error) {
 	if _, err := io.WriteString(c, raw); err != nil && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE) {
 		return "", err
 	}
+	// Without the half close, an HTTP/1.1 server keeps the connection open
+	// for the next request.
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil && !errors.Is(err, syscall.ENOTCONN) {
+		return "", err
+	}
 	var out strings.Builder
 	_, err = io.Copy(&out, c)
 	if errors.Is(err, syscall.ECONNRESET) {
