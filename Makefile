@@ -14,7 +14,7 @@ LINECOUNT := examples/linecount/linecount
 setup:
 	./third_party/libevent/setup.sh
 
-# The tests also talk to netcat, socat and python3 on loopback.
+# The tests also talk to netcat, socat, python3, curl and wrk on loopback.
 setup-test:
 	./third_party/libevent/setup.sh --test-tools
 
