@@ -38,9 +38,10 @@ type HandlerFunc func(r *Request)
 // Server is an evhttp: an HTTP server whose connections the base's loop
 // serves. Create one with [NewHTTPServer], give it sockets with Bind,
 // Accept or AcceptNet and handlers with Handle and HandleDefault, and run
-// the loop. Requests with no handler get 404 Not Found; malformed
-// requests, requests over the size limits and methods that are not allowed
-// are answered by libevent with a 4xx status without reaching a handler.
+// the loop. Requests with no handler get 404 Not Found. libevent replies to
+// malformed requests and requests over the size limits with 400 or 413, and
+// to methods it does not know or allow with 501 Not Implemented, without
+// calling a handler.
 //
 // Methods may be called from any goroutine; they run their libevent calls
 // on the loop goroutine, because evhttp has no locks of its own.
@@ -50,9 +51,11 @@ type Server struct {
 	key  unsafe.Pointer
 	life lifetime
 	// root is the server whose sockets accept the connections: the server
-	// itself, or for a virtual host the server it was added to. The root
+	// itself, or for a virtual host the top server above it. The root
 	// tracks the requests.
 	root *Server
+	// parent is the server a virtual host was added to, or nil.
+	parent *Server
 
 	mu      sync.Mutex // guards the fields below
 	generic HandlerFunc
@@ -174,7 +177,7 @@ func (s *Server) Close() error {
 // free releases the server unless Base.free has taken it over. The caller
 // holds the base.
 func (s *Server) free() {
-	if s.root == s && !s.base.removeChild(s) {
+	if s.parent == nil && !s.base.removeChild(s) {
 		return
 	}
 	if s.base.callOnLoop(s.release) != nil {
@@ -198,8 +201,8 @@ func (s *Server) release() {
 	s.freed = true
 	s.mu.Unlock()
 
-	if s.root != s {
-		parent := s.root
+	if s.parent != nil {
+		parent := s.parent
 		parent.mu.Lock()
 		parentLive := !parent.freed
 		delete(parent.vhosts, s)
@@ -222,11 +225,8 @@ func (s *Server) release() {
 	for r := range s.requests {
 		pending = append(pending, r)
 	}
-	vhosts := make([]*Server, 0, len(s.vhosts))
-	for v := range s.vhosts {
-		vhosts = append(vhosts, v)
-	}
 	s.mu.Unlock()
+	vhosts := s.descendants()
 
 	// A request whose connection failed before the reply is no longer on
 	// any connection, so evhttp_free would not free it.
@@ -254,6 +254,22 @@ func (s *Server) release() {
 	s.completing = nil
 	s.mu.Unlock()
 	s.releaseKeys()
+}
+
+// descendants returns the virtual hosts added to s and, recursively, to
+// them.
+func (s *Server) descendants() []*Server {
+	s.mu.Lock()
+	direct := make([]*Server, 0, len(s.vhosts))
+	for v := range s.vhosts {
+		direct = append(direct, v)
+	}
+	s.mu.Unlock()
+	all := direct
+	for _, v := range direct {
+		all = append(all, v.descendants()...)
+	}
+	return all
 }
 
 // releaseKeys releases the server's registry keys once no callback can be
@@ -361,7 +377,7 @@ func (s *Server) Bind(address string) (net.Addr, error) {
 	defer C.free(unsafe.Pointer(chost))
 	var addr net.Addr
 	err = s.do(op, func() error {
-		if s.root != s {
+		if s.parent != nil {
 			return invalidError(op, "a virtual host cannot have sockets of its own")
 		}
 		bound, errno := C.evhttp_bind_socket_with_handle(s.ptr, chost, C.ev_uint16_t(ap.Port()))
@@ -392,7 +408,7 @@ func (s *Server) Accept(l *Listener) error {
 		return invalidError(op, "the Listener belongs to another Base")
 	}
 	return s.do(op, func() error {
-		if s.root != s {
+		if s.parent != nil {
 			return invalidError(op, "a virtual host cannot have sockets of its own")
 		}
 		if !l.life.acquire() {
@@ -442,7 +458,7 @@ func (s *Server) AcceptNet(ln net.Listener) error {
 		return err
 	}
 	err = s.do(op, func() error {
-		if s.root != s {
+		if s.parent != nil {
 			return invalidError(op, "a virtual host cannot have sockets of its own")
 		}
 		if err := s.base.checkSelectLimit(op, fd); err != nil {
@@ -480,13 +496,12 @@ func (s *Server) AddVirtualHost(pattern string) (*Server, error) {
 		if err != nil {
 			return err
 		}
-		v.root = s.root
 		if C.evhttp_add_virtual_host(s.ptr, cpattern, v.ptr) != 0 {
 			C.evhttp_free(v.ptr)
 			handles.release(v.key)
 			return invalidError(op, "libevent rejected virtual host %q", pattern)
 		}
-		v.root = s
+		v.root, v.parent = s.root, s
 		s.mu.Lock()
 		s.vhosts[v] = pattern
 		s.mu.Unlock()

@@ -43,6 +43,9 @@ func TestHTTPServerHandlersAndVirtualHosts(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, v.Handle("/a", replyWith("vhost a")))
 			require.NoError(t, v.AddServerAlias("alias.test"))
+			nested, err := v.AddVirtualHost("deep.example.test")
+			require.NoError(t, err)
+			require.NoError(t, nested.Handle("/a", replyWith("nested a")))
 			_, err = v.Bind("127.0.0.1:0")
 			assert.ErrorIs(t, err, ErrInvalid)
 			w, err := s.AddVirtualHost("removed.test")
@@ -59,6 +62,8 @@ func TestHTTPServerHandlersAndVirtualHosts(t *testing.T) {
 		assert.Equal(t, [2]any{200, "main default"}, [2]any{code, body})
 		code, body = getBody(t, hs.url+"/a", "www.example.test")
 		assert.Equal(t, [2]any{200, "vhost a"}, [2]any{code, body})
+		code, body = getBody(t, hs.url+"/a", "deep.example.test")
+		assert.Equal(t, [2]any{200, "nested a"}, [2]any{code, body})
 		code, body = getBody(t, hs.url+"/a", "alias.test")
 		assert.Equal(t, [2]any{200, "vhost a"}, [2]any{code, body})
 		// The virtual host has no default handler.
