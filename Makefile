@@ -8,13 +8,14 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
 LINECOUNT := examples/linecount/linecount
+HTTPD := examples/httpd/httpd
 
 .PHONY: setup setup-test demo test vet bench
 
 setup:
 	./third_party/libevent/setup.sh
 
-# The tests also talk to netcat, socat and python3 on loopback.
+# The tests also talk to netcat, socat, python3, curl and wrk on loopback.
 setup-test:
 	./third_party/libevent/setup.sh --test-tools
 
@@ -24,6 +25,14 @@ demo: setup
 	./$(LINECOUNT) /usr/include/event2/event.h
 	@echo "== linecount on a pipe that a shell loop feeds for about 3 seconds"
 	for i in 1 2 3 4 5 6; do cat /usr/include/event2/*.h; sleep 0.5; done | ./$(LINECOUNT)
+	$(GO) build -o $(HTTPD) ./examples/httpd
+	@echo "== httpd on 127.0.0.1:8080 for 5 seconds, serving /usr/include/event2, asked by curl"
+	./$(HTTPD) -listen 127.0.0.1:8080 -root /usr/include/event2 -for 5s & \
+	for i in 1 2 3 4 5 6 7 8 9 10; do curl -s -o /dev/null http://127.0.0.1:8080/hello && break; sleep 0.2; done; \
+	curl -sS -i http://127.0.0.1:8080/hello; \
+	curl -sS -I http://127.0.0.1:8080/http.h; \
+	curl -sS -o /dev/null -w '/missing: %{http_code}\n' http://127.0.0.1:8080/missing; \
+	wait
 
 vet: setup
 	$(GO) vet ./...

@@ -1,0 +1,170 @@
+// Command httpd serves a directory and a /hello page with libevent's HTTP
+// server (evhttp), on 127.0.0.1:8080 by default.
+//
+//	go run ./examples/httpd -root /usr/share/doc
+//	curl -i http://127.0.0.1:8080/hello
+//	curl -I http://127.0.0.1:8080/README
+//
+// GET and HEAD of a file under -root return it with a content type chosen
+// from its extension; a directory returns its index.html if it has one.
+// Paths that leave the root (through "..", or a symbolic link that points
+// outside it) get 404, like files that do not exist. Ctrl-C or SIGTERM
+// stops the server.
+//
+// Flags:
+//
+//	-listen 127.0.0.1:8080  the IP address and port to listen on; the default
+//	                        keeps the server on this machine
+//	-root DIR               the directory to serve (default ".")
+//	-for DURATION           stop by itself after this long; 0 runs until a
+//	                        signal
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/url"
+	"os"
+	"os/signal"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	libevent "github.com/golibevent/libevent"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:8080", "IP address and port to listen on")
+	root := flag.String("root", ".", "directory to serve")
+	runFor := flag.Duration("for", 0, "stop after this long (0: until SIGINT or SIGTERM)")
+	flag.Parse()
+
+	if err := run(*listen, *root, *runFor); err != nil {
+		fmt.Fprintln(os.Stderr, "httpd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(listen, root string, runFor time.Duration) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if runFor > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, runFor)
+		defer cancel()
+	}
+
+	b, err := libevent.NewBase(nil)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	srv, err := newServer(b, root)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	addr, err := srv.Bind(listen)
+	if err != nil {
+		return err
+	}
+	slog.Info("httpd: serving", "addr", addr.String(), "root", root)
+	err = b.Run(ctx)
+	slog.Info("httpd: stopped")
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
+}
+
+// newServer returns a Server with /hello and the file handler for root.
+func newServer(b *libevent.Base, root string) (*libevent.Server, error) {
+	absRoot, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	absRoot, err = filepath.EvalSymlinks(absRoot)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := libevent.NewHTTPServer(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.SetAllowedMethods(libevent.MethodGet | libevent.MethodHead); err != nil {
+		srv.Close()
+		return nil, err
+	}
+	if err := srv.Handle("/hello", func(r *libevent.Request) {
+		r.OutputHeaders().Set("Content-Type", "text/plain; charset=utf-8")
+		r.SendReply(200, "OK", []byte("hello from libevent\n"))
+	}); err != nil {
+		srv.Close()
+		return nil, err
+	}
+	if err := srv.HandleDefault(func(r *libevent.Request) { serveFile(r, absRoot) }); err != nil {
+		srv.Close()
+		return nil, err
+	}
+	return srv, nil
+}
+
+// serveFile answers r with the file under root that its path names.
+// libevent sends no body for HEAD, so GET and HEAD share the code.
+func serveFile(r *libevent.Request, root string) {
+	name, ok := resolve(root, r.ParsedURI())
+	if !ok {
+		r.SendError(404, "")
+		return
+	}
+	info, err := os.Stat(name)
+	if err == nil && info.IsDir() {
+		name = filepath.Join(name, "index.html")
+		info, err = os.Stat(name)
+	}
+	if err != nil || !info.Mode().IsRegular() {
+		r.SendError(404, "")
+		return
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		slog.Warn("httpd: read failed", "file", name, "err", err)
+		r.SendError(500, "")
+		return
+	}
+	ctype := mime.TypeByExtension(filepath.Ext(name))
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	r.OutputHeaders().Set("Content-Type", ctype)
+	r.SendReply(200, "OK", data)
+}
+
+// resolve maps the URI's path to a file name under root, following
+// symbolic links, and reports false when the result lies outside root.
+func resolve(root string, u *libevent.URI) (string, bool) {
+	if u == nil {
+		return "", false
+	}
+	p, err := url.PathUnescape(u.Path())
+	if err != nil || strings.IndexByte(p, 0) >= 0 {
+		return "", false
+	}
+	// path.Clean of a rooted path cannot climb above "/".
+	clean := path.Clean("/" + p)
+	name := filepath.Join(root, filepath.FromSlash(clean))
+	real, err := filepath.EvalSymlinks(name)
+	if err != nil {
+		return "", false
+	}
+	if real != root && !strings.HasPrefix(real, root+string(filepath.Separator)) {
+		return "", false
+	}
+	return real, true
+}
