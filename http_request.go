@@ -556,7 +556,7 @@ func (r *Request) sendChunk(op string, data []byte, fn func()) error {
 		r.chunkFn = fn
 		if fn != nil {
 			if r.chunkKey == nil {
-				r.chunkKey = handles.register(r, "HTTP chunk callback")
+				r.chunkKey = handles.register(r)
 			}
 			key = r.chunkKey
 		}

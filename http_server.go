@@ -120,7 +120,7 @@ func newServer(op string, b *Base) (*Server, error) {
 	if s.ptr == nil {
 		return nil, opError(op, errno)
 	}
-	s.key = handles.register(s, "HTTP server")
+	s.key = handles.register(s)
 	if err := b.callOnLoop(func() { C.golibevent_http_set_gencb(s.ptr, s.key) }); err != nil {
 		C.evhttp_free(s.ptr)
 		handles.release(s.key)
@@ -337,7 +337,7 @@ func (s *Server) Handle(path string, fn HandlerFunc) error {
 			return nil
 		}
 		h := &pathHandler{server: s, path: path, fn: fn}
-		h.key = handles.register(h, "HTTP path handler")
+		h.key = handles.register(h)
 		if r := C.golibevent_http_set_cb(s.ptr, cpath, h.key); r != 0 {
 			handles.release(h.key)
 			return invalidError(op, "libevent rejected path %q (result %d)", path, int(r))
@@ -643,7 +643,7 @@ func (bev *BufferEvent) handOver() {
 	bev.released.Store(true)
 	bev.leaveLimits()
 	bev.mu.Lock()
-	input, output := bev.input, bev.output
+	input, output := bev.linked().input, bev.linked().output
 	bev.mu.Unlock()
 	if input != nil {
 		input.detach()
