@@ -134,7 +134,14 @@ func newHTTPRequest(r *Request) (*http.Request, error) {
 	var uri string
 	var headerBlock []byte
 	var body []byte
-	err := r.call(op, func(req *C.struct_evhttp_request) error {
+	// The handler has not seen r yet, so nothing else uses it, and the
+	// request callback runs on the loop goroutine with the base alive.
+	r.callMu.Lock()
+	err := func() error {
+		req := r.ptr
+		if req == nil {
+			return wrapError(op, r.gone)
+		}
 		if C.golibevent_http_request_info(req, &info) != 0 {
 			return opError(op, nil)
 		}
@@ -151,7 +158,8 @@ func newHTTPRequest(r *Request) (*http.Request, error) {
 			}
 		}
 		return nil
-	})
+	}()
+	r.callMu.Unlock()
 	if err != nil {
 		return nil, err
 	}

@@ -382,26 +382,35 @@ func (w *responseWriter) finish() {
 	}
 	block := w.headerBlock(w.buf, contentLength)
 	reason := reasonPhrase(w.status)
+	body := w.buf
 	r := w.r
-	err := r.call(op, func(req *C.struct_evhttp_request) error {
-		if r.state != replyNone {
-			return wrapError(op, ErrReplied)
+	// The handler's goroutine does not wait for the loop: nothing is left
+	// for it to do, and Post batches the replies of many handlers into
+	// one wake-up of the loop.
+	err := r.base.Post(func() {
+		r.callMu.Lock()
+		defer r.callMu.Unlock()
+		if r.ptr == nil || r.state != replyNone {
+			// The server was closed, which freed the request.
+			return
 		}
+		req := r.ptr
 		if C.golibevent_http_add_output_headers(req, (*C.char)(cBytes(block)), C.size_t(len(block))) != 0 {
 			C.golibevent_http_abort_request(req)
 			r.state = replyDone
 			r.finish(ErrClosed)
-			return invalidError(op, "libevent rejected a reply header")
+			w.logReplyError(invalidError(op, "libevent rejected a reply header"))
+			return
 		}
-		if C.golibevent_http_send_reply(req, C.int(w.status), (*C.char)(cBytes(reason)), cBytes(w.buf), C.size_t(len(w.buf))) != 0 {
+		if C.golibevent_http_send_reply(req, C.int(w.status), (*C.char)(cBytes(reason)), cBytes(body), C.size_t(len(body))) != 0 {
 			C.golibevent_http_abort_request(req)
 			r.state = replyDone
 			r.finish(ErrClosed)
-			return opError(op, nil)
+			w.logReplyError(opError(op, nil))
+			return
 		}
 		r.state = replyDone
 		r.finish(ErrReplied)
-		return nil
 	})
 	w.logReplyError(err)
 }
