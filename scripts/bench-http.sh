@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the HTTP benchmarks. It builds the "Hello, World!" servers of bench/
-# (the package's native handler and its net/http Handler adapter, a C evhttp
-# server on the same libevent, Go's net/http and fasthttp) and drives each
-# with wrk, then prints a table of medians with ratios.
+# Runs the HTTP benchmarks. It builds the "Hello, World!" servers of bench/:
+# the package's native handler and its net/http Handler adapter, a C evhttp
+# server on the same libevent, Go's net/http and fasthttp. It drives each
+# with wrk and prints a table of medians with ratios.
 #
 # For each round, every server runs once, in an order rotated by one each
 # round. The server is pinned to CPU 0 and wrk (one thread, HTTP_CONNS
@@ -191,9 +191,6 @@ run_load() {
 	before=$(cpu_ticks "$server_pid")
 	busy_before=$(busy_ticks)
 	started=$(date +%s.%N)
-	# wrk's own CPU time is that of this shell's children; time's output
-	# is not needed, so the busy share of other work below counts wrk as
-	# the CPU 1 load instead.
 	if ! report=$(taskset -c 1 timeout $((duration + 30)) wrk -t1 -c"$conns" -d"${duration}s" --latency "$url"); then
 		echo "bench-http: the wrk run against $name failed; server errors:" >&2
 		cat "$server_err" >&2

@@ -1,5 +1,5 @@
 // Command http-pkg is the package's server in the HTTP benchmarks. It
-// answers every request with "Hello, World!" as text/plain, through a
+// replies to every request with "Hello, World!" as text/plain, through a
 // native HandlerFunc or through the net/http Handler adapter, and listens
 // on 127.0.0.1 only:
 //
