@@ -8,6 +8,7 @@ package libevent
 import "C"
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"os"
@@ -71,6 +72,11 @@ type Server struct {
 	requests   map[*Request]struct{}
 	completing map[*C.struct_evhttp_request]*Request
 	freed      bool
+
+	// closed is cancelled when the server is freed, which cancels the
+	// contexts of the requests that the http.Handler adapter is serving.
+	closed       context.Context
+	cancelClosed context.CancelFunc
 }
 
 // pathHandler is the callback argument of one evhttp_set_cb path.
@@ -113,6 +119,7 @@ func newServer(op string, b *Base) (*Server, error) {
 		requests:   make(map[*Request]struct{}),
 		completing: make(map[*C.struct_evhttp_request]*Request),
 	}
+	s.closed, s.cancelClosed = context.WithCancel(context.Background())
 	var errno error
 	if err := b.callOnLoop(func() { s.ptr, errno = C.evhttp_new(b.ptr) }); err != nil {
 		return nil, err
@@ -200,6 +207,7 @@ func (s *Server) release() {
 	}
 	s.freed = true
 	s.mu.Unlock()
+	s.cancelClosed()
 
 	if s.parent != nil {
 		parent := s.parent
@@ -241,6 +249,7 @@ func (s *Server) release() {
 		r.callMu.Unlock()
 	}
 	for _, v := range vhosts {
+		v.cancelClosed()
 		v.life.close()
 		v.mu.Lock()
 		v.freed = true

@@ -1,0 +1,477 @@
+//go:build cgo
+
+package libevent
+
+/*
+#include "http_handler_cgo.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// responseWriter is the http.ResponseWriter of the adapter. Like net/http's,
+// it is for the handler's goroutine only.
+type responseWriter struct {
+	r   *Request
+	req *http.Request
+
+	header http.Header
+	// sent is the copy of header taken by WriteHeader, which is what the
+	// client gets.
+	sent        http.Header
+	status      int
+	wroteHeader bool
+	// declared is the Content-Length that the handler set, or -1.
+	declared int64
+	// written counts the body bytes that Write accepted.
+	written int64
+	buf     []byte
+
+	// started is set once the status and headers were handed to libevent
+	// for a chunked reply; the body then goes out in chunks.
+	started bool
+	// inFlight is set while libevent has not yet written the last chunk;
+	// chunkWritten receives a value when it has.
+	inFlight     bool
+	chunkWritten chan struct{}
+	// err is the error that ends the reply, returned by every later Write.
+	err error
+}
+
+// serveHTTPHandler runs h for req on its own goroutine and sends the reply
+// when h returns or panics.
+func serveHTTPHandler(h http.Handler, r *Request, req *http.Request, cancel context.CancelFunc) {
+	w := &responseWriter{r: r, req: req, header: make(http.Header), declared: -1}
+	defer cancel()
+	defer func() {
+		v := recover()
+		if v == nil {
+			w.finish()
+			return
+		}
+		if v != http.ErrAbortHandler {
+			stack := make([]byte, 64<<10)
+			stack = stack[:runtime.Stack(stack, false)]
+			currentLogger().Error("libevent: panic in an http.Handler",
+				slog.String("remote", req.RemoteAddr),
+				slog.String("uri", req.RequestURI),
+				slog.String("panic", fmt.Sprint(v)),
+				slog.String("stack", string(stack)))
+		}
+		w.abort()
+	}()
+	h.ServeHTTP(w, req)
+}
+
+// Header returns the header map of the reply, which WriteHeader copies.
+func (w *responseWriter) Header() http.Header {
+	return w.header
+}
+
+// WriteHeader sets the status code. Later calls are ignored and logged, as
+// under net/http; 1xx codes are ignored because libevent cannot send an
+// informational reply ahead of the final one.
+func (w *responseWriter) WriteHeader(code int) {
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if w.wroteHeader {
+		currentLogger().Warn("libevent: superfluous WriteHeader call in an http.Handler",
+			slog.Int("code", code), slog.String("uri", w.req.RequestURI))
+		return
+	}
+	if code < 200 {
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	w.sent = w.header.Clone()
+	if v := w.sent.Get("Content-Length"); v != "" {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n >= 0 {
+			w.declared = n
+		} else {
+			w.sent.Del("Content-Length")
+		}
+	}
+}
+
+// bodyAllowed reports whether a reply with the status may have a body.
+func (w *responseWriter) bodyAllowed() bool {
+	return w.status != http.StatusNoContent && w.status != http.StatusNotModified
+}
+
+// Write buffers p, or sends it as chunks once the reply is chunked.
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.bodyAllowed() {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.declared >= 0 && w.written+int64(len(p)) > w.declared {
+		return 0, http.ErrContentLength
+	}
+	w.written += int64(len(p))
+	if w.req.Method == http.MethodHead {
+		// libevent sends no body in reply to HEAD.
+		return len(p), nil
+	}
+	if !w.started && len(w.buf)+len(p) <= handlerBufferSize {
+		w.buf = append(w.buf, p...)
+		return len(p), nil
+	}
+	if !w.started {
+		if err := w.start(p); err != nil {
+			return 0, err
+		}
+	}
+	if err := w.sendBuffered(); err != nil {
+		return 0, err
+	}
+	if err := w.sendChunks(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush sends the status, the headers and the buffered body now, which
+// makes the reply chunked (http.Flusher).
+func (w *responseWriter) Flush() {
+	_ = w.FlushError()
+}
+
+// FlushError is Flush that returns its error, which
+// http.ResponseController.Flush uses.
+func (w *responseWriter) FlushError() error {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if !w.started {
+		if err := w.start(nil); err != nil {
+			return err
+		}
+	}
+	return w.sendBuffered()
+}
+
+// fail records err as the end of the reply and returns it.
+func (w *responseWriter) fail(err error) error {
+	if w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
+
+// reasonPhrase returns Go's reason phrase for code as a NUL-terminated
+// string, or nil to let libevent choose one.
+func reasonPhrase(code int) []byte {
+	text := http.StatusText(code)
+	if text == "" {
+		return nil
+	}
+	return append([]byte(text), 0)
+}
+
+func cBytes(b []byte) unsafe.Pointer {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&b[0])
+}
+
+// headerBlock encodes the headers to send as name\0value\0 pairs. sniff is
+// the start of the body, from which Content-Type is guessed when the
+// handler set none; contentLength, when not negative, replaces the
+// Content-Length header.
+func (w *responseWriter) headerBlock(sniff []byte, contentLength int64) []byte {
+	var block []byte
+	add := func(name, value string) {
+		block = append(block, name...)
+		block = append(block, 0)
+		for i := 0; i < len(value); i++ {
+			c := value[i]
+			if c == '\r' || c == '\n' || c == 0 {
+				c = ' '
+			}
+			block = append(block, c)
+		}
+		block = append(block, 0)
+	}
+	for name, values := range w.sent {
+		if !validHeaderName(name) {
+			continue
+		}
+		// libevent chooses the framing of the body.
+		if strings.EqualFold(name, "Transfer-Encoding") {
+			continue
+		}
+		if contentLength >= 0 && strings.EqualFold(name, "Content-Length") {
+			continue
+		}
+		for _, v := range values {
+			add(name, v)
+		}
+	}
+	if _, ok := w.sent["Content-Type"]; !ok && len(sniff) > 0 && w.bodyAllowed() {
+		add("Content-Type", http.DetectContentType(sniff[:min(len(sniff), 512)]))
+	}
+	if contentLength >= 0 {
+		add("Content-Length", strconv.FormatInt(contentLength, 10))
+	}
+	return block
+}
+
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if !isTokenByte(name[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// start hands the status and headers to libevent and starts a chunked reply
+// (evhttp_send_reply_start). next is the data about to follow the buffered
+// body, for sniffing the Content-Type.
+func (w *responseWriter) start(next []byte) error {
+	const op = "evhttp_send_reply_start"
+	sniff := w.buf
+	if len(sniff) == 0 {
+		sniff = next
+	}
+	block := w.headerBlock(sniff, -1)
+	reason := reasonPhrase(w.status)
+	r := w.r
+	err := r.call(op, func(req *C.struct_evhttp_request) error {
+		if r.state != replyNone {
+			return wrapError(op, ErrReplied)
+		}
+		if C.golibevent_http_request_detached(req) != 0 {
+			return errClientGone
+		}
+		if C.golibevent_http_add_output_headers(req, (*C.char)(cBytes(block)), C.size_t(len(block))) != 0 {
+			return invalidError(op, "libevent rejected a reply header")
+		}
+		C.golibevent_http_send_reply_start(req, C.int(w.status), (*C.char)(cBytes(reason)))
+		r.state = replyChunking
+		return nil
+	})
+	w.started = true
+	if err != nil {
+		return w.fail(err)
+	}
+	w.chunkWritten = make(chan struct{}, 1)
+	return nil
+}
+
+// sendBuffered sends the buffered body as chunks and empties the buffer.
+func (w *responseWriter) sendBuffered() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	err := w.sendChunks(w.buf)
+	w.buf = nil
+	return err
+}
+
+// sendChunks sends p in chunks of at most handlerChunkSize, each after
+// libevent has written the one before, so that at most one chunk and the
+// socket's buffer are in flight.
+func (w *responseWriter) sendChunks(p []byte) error {
+	for len(p) > 0 {
+		n := min(len(p), handlerChunkSize)
+		if err := w.waitWritten(); err != nil {
+			return err
+		}
+		written := w.chunkWritten
+		err := w.r.SendReplyChunkWithCallback(p[:n], func() {
+			select {
+			case written <- struct{}{}:
+			default:
+			}
+		})
+		if err != nil {
+			return w.fail(err)
+		}
+		w.inFlight = true
+		p = p[n:]
+	}
+	return nil
+}
+
+// waitWritten waits until libevent has written the last chunk. It fails
+// when the server is closed or the client has gone away, which it checks
+// every handlerLivenessCheck because libevent runs no chunk callback then.
+func (w *responseWriter) waitWritten() error {
+	if !w.inFlight {
+		return nil
+	}
+	select {
+	case <-w.chunkWritten:
+		w.inFlight = false
+		return nil
+	default:
+	}
+	ticker := time.NewTicker(handlerLivenessCheck)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-w.chunkWritten:
+			w.inFlight = false
+			return nil
+		case <-w.req.Context().Done():
+			return w.fail(wrapError("evhttp_send_reply_chunk", ErrClosed))
+		case <-ticker.C:
+			if err := w.checkClient(); err != nil {
+				return w.fail(err)
+			}
+		}
+	}
+}
+
+// checkClient returns errClientGone once the request has lost its
+// connection.
+func (w *responseWriter) checkClient() error {
+	return w.r.call("evhttp_request_get_connection", func(req *C.struct_evhttp_request) error {
+		if C.golibevent_http_request_detached(req) != 0 {
+			return errClientGone
+		}
+		return nil
+	})
+}
+
+// finish sends the reply after the handler returned: the buffered body as
+// one reply with Content-Length, or the end of a chunked reply.
+func (w *responseWriter) finish() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.started {
+		w.finishChunked()
+		return
+	}
+
+	const op = "evhttp_send_reply"
+	contentLength := int64(len(w.buf))
+	if w.req.Method == http.MethodHead {
+		// A HEAD reply carries the Content-Length that a GET would get.
+		contentLength = -1
+		if w.declared < 0 && w.written > 0 {
+			contentLength = w.written
+		}
+	}
+	block := w.headerBlock(w.buf, contentLength)
+	reason := reasonPhrase(w.status)
+	body := w.buf
+	r := w.r
+	// The handler's goroutine does not wait for the loop: nothing is left
+	// for it to do, and Post batches the replies of many handlers into
+	// one wake-up of the loop.
+	err := r.base.Post(func() {
+		r.callMu.Lock()
+		defer r.callMu.Unlock()
+		if r.ptr == nil || r.state != replyNone {
+			// The server was closed, which freed the request.
+			return
+		}
+		req := r.ptr
+		if C.golibevent_http_add_output_headers(req, (*C.char)(cBytes(block)), C.size_t(len(block))) != 0 {
+			C.golibevent_http_abort_request(req)
+			r.state = replyDone
+			r.finish(ErrClosed)
+			w.logReplyError(invalidError(op, "libevent rejected a reply header"))
+			return
+		}
+		if C.golibevent_http_send_reply(req, C.int(w.status), (*C.char)(cBytes(reason)), cBytes(body), C.size_t(len(body))) != 0 {
+			C.golibevent_http_abort_request(req)
+			r.state = replyDone
+			r.finish(ErrClosed)
+			w.logReplyError(opError(op, nil))
+			return
+		}
+		r.state = replyDone
+		r.finish(ErrReplied)
+	})
+	w.logReplyError(err)
+}
+
+// finishChunked ends a chunked reply, or closes the connection when the
+// body fell short of the Content-Length that the handler set.
+func (w *responseWriter) finishChunked() {
+	err := w.err
+	if err == nil {
+		err = w.sendBuffered()
+	}
+	if err == nil && (w.declared < 0 || w.written == w.declared || w.req.Method == http.MethodHead) {
+		w.logReplyError(w.r.SendReplyEnd())
+		return
+	}
+	w.abortStarted()
+}
+
+// abort ends the reply after a panic: 500 if nothing was sent yet, else a
+// closed connection.
+func (w *responseWriter) abort() {
+	if w.started {
+		w.abortStarted()
+		return
+	}
+	w.logReplyError(w.r.SendError(http.StatusInternalServerError, ""))
+}
+
+// abortStarted closes the connection of a chunked reply, or frees the
+// request if the connection is gone already. It first waits until the
+// chunks sent so far are written, as net/http has written what Flush sent.
+func (w *responseWriter) abortStarted() {
+	const op = "evhttp_connection_free"
+	if w.err == nil {
+		_ = w.waitWritten()
+	}
+	r := w.r
+	err := r.call(op, func(req *C.struct_evhttp_request) error {
+		if r.state == replyDone {
+			return wrapError(op, ErrReplied)
+		}
+		C.golibevent_http_abort_request(req)
+		r.state = replyDone
+		r.finish(ErrClosed)
+		return nil
+	})
+	w.logReplyError(err)
+}
+
+// logReplyError logs a reply that could not be sent for a reason other than
+// the server closing, which is the expected way for a reply to be dropped.
+func (w *responseWriter) logReplyError(err error) {
+	if err == nil || isClosedError(err) {
+		return
+	}
+	currentLogger().Warn("libevent: failed to send the reply of an http.Handler",
+		slog.String("uri", w.req.RequestURI), slog.String("error", err.Error()))
+}
+
+// isClosedError reports whether err means that the reply can no longer be
+// sent because the server, the request or the connection is gone.
+func isClosedError(err error) bool {
+	return errors.Is(err, ErrClosed) || errors.Is(err, errClientGone)
+}
