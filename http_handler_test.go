@@ -31,7 +31,7 @@ func noKeepAliveClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 }
 
-func getBody(t *testing.T, c *http.Client, url string) (*http.Response, []byte) {
+func getResponseBody(t *testing.T, c *http.Client, url string) (*http.Response, []byte) {
 	t.Helper()
 	resp, err := c.Get(url)
 	require.NoError(t, err)
@@ -123,11 +123,11 @@ func TestHTTPHandlerContentTypeSniffed(t *testing.T) {
 			})))
 		})
 		c := noKeepAliveClient()
-		resp, body := getBody(t, c, hs.url+"/html")
+		resp, body := getResponseBody(t, c, hs.url+"/html")
 		assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
 		assert.Equal(t, "<!DOCTYPE html><p>hi</p>", string(body))
 
-		resp, body = getBody(t, c, hs.url+"/nobody")
+		resp, body = getResponseBody(t, c, hs.url+"/nobody")
 		assert.Equal(t, http.StatusNoContent, resp.StatusCode)
 		assert.Empty(t, body)
 	})
@@ -155,7 +155,7 @@ func TestHTTPHandlerLargeBodies(t *testing.T) {
 		})
 		c := noKeepAliveClient()
 		for _, n := range []int{0, 1, handlerBufferSize, handlerBufferSize + 1, 3 << 20} {
-			resp, body := getBody(t, c, fmt.Sprintf("%s/?n=%d", hs.url, n))
+			resp, body := getResponseBody(t, c, fmt.Sprintf("%s/?n=%d", hs.url, n))
 			assert.Equal(t, http.StatusOK, resp.StatusCode, "n=%d", n)
 			assert.True(t, bytes.Equal(patternBytes(n), body), "n=%d: body of %d bytes differs", n, len(body))
 			if n <= handlerBufferSize {
@@ -185,7 +185,7 @@ func TestHTTPHandlerDeclaredContentLength(t *testing.T) {
 			})))
 		})
 		c := noKeepAliveClient()
-		resp, body := getBody(t, c, hs.url+"/exact")
+		resp, body := getResponseBody(t, c, hs.url+"/exact")
 		assert.Equal(t, int64(n), resp.ContentLength)
 		assert.Empty(t, resp.TransferEncoding)
 		assert.True(t, bytes.Equal(patternBytes(n), body))
@@ -307,7 +307,7 @@ func TestHTTPHandlerPanic(t *testing.T) {
 			})))
 		})
 		c := noKeepAliveClient()
-		resp, body := getBody(t, c, hs.url+"/early")
+		resp, body := getResponseBody(t, c, hs.url+"/early")
 		assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 		assert.Empty(t, resp.Header.Get("X-Dropped"))
 		assert.NotContains(t, string(body), "buffered")
@@ -320,11 +320,11 @@ func TestHTTPHandlerPanic(t *testing.T) {
 		assert.Error(t, err, "a reply cut off by a panic must not look complete")
 		assert.Equal(t, "partial", string(body))
 
-		resp, body = getBody(t, c, hs.url+"/abort")
+		resp, body = getResponseBody(t, c, hs.url+"/abort")
 		assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
 
 		// The server still serves after the panics.
-		resp, _ = getBody(t, c, hs.url+"/missing")
+		resp, _ = getResponseBody(t, c, hs.url+"/missing")
 		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 
 		// http.ErrAbortHandler is not logged.
@@ -383,7 +383,7 @@ func TestHTTPHandlerContextCancelledOnReturn(t *testing.T) {
 				contexts <- r.Context()
 			})))
 		})
-		resp, _ := getBody(t, noKeepAliveClient(), hs.url+"/")
+		resp, _ := getResponseBody(t, noKeepAliveClient(), hs.url+"/")
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		ctx := <-contexts
 		<-ctx.Done()
@@ -467,14 +467,14 @@ func TestHTTPHandlerFileServer(t *testing.T) {
 		})
 		c := noKeepAliveClient()
 
-		resp, body := getBody(t, c, hs.url+"/static/hello.txt")
+		resp, body := getResponseBody(t, c, hs.url+"/static/hello.txt")
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Equal(t, "hello, file\n", string(body))
 		assert.Equal(t, "text/plain; charset=utf-8", resp.Header.Get("Content-Type"))
 		lastModified := resp.Header.Get("Last-Modified")
 		assert.NotEmpty(t, lastModified)
 
-		resp, body = getBody(t, c, hs.url+"/static/big.bin")
+		resp, body = getResponseBody(t, c, hs.url+"/static/big.bin")
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Equal(t, int64(len(big)), resp.ContentLength, "FileServer sets Content-Length")
 		assert.True(t, bytes.Equal(big, body))
@@ -504,10 +504,10 @@ func TestHTTPHandlerFileServer(t *testing.T) {
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Equal(t, int64(len(big)), resp.ContentLength)
 
-		resp, _ = getBody(t, c, hs.url+"/static/missing.txt")
+		resp, _ = getResponseBody(t, c, hs.url+"/static/missing.txt")
 		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 
-		resp, body = getBody(t, c, hs.url+"/api/widget")
+		resp, body = getResponseBody(t, c, hs.url+"/api/widget")
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Equal(t, "name=widget", string(body))
 	})
