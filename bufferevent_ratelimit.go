@@ -129,6 +129,19 @@ func (bev *BufferEvent) SetRateLimit(tb *TokenBucket) error {
 	if tb != nil {
 		cfg = tb.ptr
 	}
+	bev.mu.Lock()
+	current := bev.linked().bucket
+	bev.mu.Unlock()
+	if current != nil && tb != nil && current.Tick != tb.Tick {
+		// Replacing a configuration keeps the buckets' last refill time,
+		// counted in ticks of the old configuration (libevent 2.1.12,
+		// bufferevent_ratelim.c). Read as a count of the new ticks, that
+		// time is nonsense, and libevent skips every refill that seems to
+		// span more than INT_MAX ticks or to go back, so the buckets could
+		// never refill again. Removing the limit first makes libevent
+		// start afresh.
+		C.bufferevent_set_rate_limit(bev.ptr, nil)
+	}
 	if C.bufferevent_set_rate_limit(bev.ptr, cfg) != 0 {
 		if tb != nil {
 			tb.unuse()
@@ -221,6 +234,10 @@ type RateLimitGroup struct {
 	base *Base
 	life lifetime
 
+	// tick is the tick of the configuration, which SetConfig cannot
+	// change.
+	tick time.Duration
+
 	mu      sync.Mutex
 	members map[*BufferEvent]struct{}
 }
@@ -245,7 +262,7 @@ func (b *Base) NewRateLimitGroup(tb *TokenBucket) (*RateLimitGroup, error) {
 	if ptr == nil {
 		return nil, opError(op, errno)
 	}
-	g := &RateLimitGroup{ptr: ptr, base: b, members: make(map[*BufferEvent]struct{})}
+	g := &RateLimitGroup{ptr: ptr, base: b, tick: tb.Tick, members: make(map[*BufferEvent]struct{})}
 	b.addChild(g)
 	return g, nil
 }
@@ -387,11 +404,17 @@ func (g *RateLimitGroup) forget(bev *BufferEvent) {
 }
 
 // SetConfig replaces the group's configuration with a copy of tb's
-// (bufferevent_rate_limit_group_set_cfg).
+// (bufferevent_rate_limit_group_set_cfg). tb's tick must be the group's:
+// libevent 2.1.12 keeps the time of the last refill counted in the old
+// ticks, so a group with another tick could stop refilling for good.
+// Create a new group to change the tick.
 func (g *RateLimitGroup) SetConfig(tb *TokenBucket) error {
 	const op = "bufferevent_rate_limit_group_set_cfg"
 	if tb == nil || tb.ptr == nil {
 		return invalidError(op, "nil TokenBucket")
+	}
+	if g != nil && tb.Tick != g.tick {
+		return invalidError(op, "tick %v differs from the group's tick %v; create a new group to change the tick", tb.Tick, g.tick)
 	}
 	if !tb.use() {
 		return wrapError(op, ErrClosed)

@@ -42,9 +42,12 @@ func TestRateLimitSlowsWrites(t *testing.T) {
 		local, peer := newSocketPair(t)
 		bev, err := b.NewBufferEvent(local, 0)
 		require.NoError(t, err)
-		tb, err := NewTokenBucket(1000, 1000, 1000, 1000, 10*time.Millisecond)
+		// A tick of an hour keeps libevent from refilling the bucket while
+		// the counters are checked, however slow the machine. Replacing it
+		// with a bucket of another tick below must not stop the refills.
+		counting, err := NewTokenBucket(1000, 1000, 1000, 1000, time.Hour)
 		require.NoError(t, err)
-		require.NoError(t, bev.SetRateLimit(tb))
+		require.NoError(t, bev.SetRateLimit(counting))
 		// libevent fills a new bucket with one tick's worth.
 		assert.Equal(t, int64(1000), bev.WriteLimit())
 		assert.Equal(t, int64(1000), bev.ReadLimit())
@@ -54,6 +57,12 @@ func TestRateLimitSlowsWrites(t *testing.T) {
 		assert.Equal(t, int64(700), bev.MaxToRead())
 		require.NoError(t, bev.DecrementWriteLimit(-500))
 		assert.Equal(t, int64(1500), bev.WriteLimit())
+
+		tb, err := NewTokenBucket(1000, 1000, 1000, 1000, 10*time.Millisecond)
+		require.NoError(t, err)
+		require.NoError(t, bev.SetRateLimit(tb))
+		require.NoError(t, counting.Close())
+		require.NoError(t, bev.DecrementWriteLimit(-500))
 
 		const total = 10000
 		drainSocket(t, b, peer, total, func() { assert.NoError(t, b.LoopBreak()) })
@@ -115,11 +124,19 @@ func TestRateLimitGroupSharesBuckets(t *testing.T) {
 		_, written = g.Totals()
 		assert.Zero(t, written)
 
-		tb2, err := NewTokenBucket(100, 200, 100, 200, 0)
+		// The same tick: libevent clips the buckets down to the new burst.
+		smaller, err := NewTokenBucket(100, 200, 100, 200, 10*time.Millisecond)
 		require.NoError(t, err)
-		require.NoError(t, g.SetConfig(tb2))
-		require.NoError(t, tb2.Close())
-		assert.Equal(t, time.Second, tb2.Tick)
+		require.NoError(t, g.SetConfig(smaller))
+		require.NoError(t, smaller.Close())
+		assert.LessOrEqual(t, g.WriteLimit(), int64(200))
+
+		// Another tick would stop the refills, so it is rejected.
+		slower, err := NewTokenBucket(100, 200, 100, 200, 0)
+		require.NoError(t, err)
+		assert.Equal(t, time.Second, slower.Tick)
+		assert.ErrorIs(t, g.SetConfig(slower), ErrInvalid)
+		require.NoError(t, slower.Close())
 	})
 }
 
