@@ -832,3 +832,10 @@ void golibevent_bev_detach_state(struct golibevent_bev *st)
 	st->output_cb = NULL;
 	bufferevent_unlock(st->bev);
 }
+
+/* ---- HTTP ---- */
+
+void golibevent_note_callback(void)
+{
+	golibevent_callbacks_run++;
+}

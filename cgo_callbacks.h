@@ -197,4 +197,9 @@ struct golibevent_bev *golibevent_bev_filter_new(struct bufferevent *underlying,
  * took over, so that its state can be freed before libevent frees it. */
 void golibevent_bev_detach_state(struct golibevent_bev *st);
 
+/* ---- HTTP ---- */
+
+/* Counts a Go callback run on this thread, for shims in other C files. */
+void golibevent_note_callback(void);
+
 #endif

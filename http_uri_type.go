@@ -36,10 +36,26 @@ static char *golibevent_uri_join(struct evhttp_uri *uri)
 	}
 	return buf;
 }
+
+// golibevent_uri_copy returns a copy of src that the caller owns, made by
+// joining src and parsing the result, which gives back the same parts. It
+// returns NULL when memory runs out.
+static struct evhttp_uri *golibevent_uri_copy(const struct evhttp_uri *src)
+{
+	struct evhttp_uri *copy;
+	char *joined = golibevent_uri_join((struct evhttp_uri *)src);
+
+	if (joined == NULL)
+		return NULL;
+	copy = evhttp_uri_parse_with_flags(joined, EVHTTP_URI_NONCONFORMANT);
+	free(joined);
+	return copy;
+}
 */
 import "C"
 
 import (
+	"runtime"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -95,22 +111,45 @@ func (p URIPart) String() string {
 // "file:///x" has an empty host, and "/x" has none. The getters return ""
 // (or -1 for the port) for an unset part, so use [URI.Has] to distinguish.
 //
-// A URI is not safe for concurrent use. A URI that a request owns lives as
-// long as its request; Close on it does nothing.
+// A URI is not safe for concurrent use. Close frees its C memory; a URI
+// that is never closed is freed once the garbage collector finds it
+// unreachable.
 type URI struct {
-	ptr *C.struct_evhttp_uri
-	// owned is true when Close frees ptr; a request's URI belongs to the
-	// request.
-	owned bool
-	life  lifetime
+	ptr  *C.struct_evhttp_uri
+	life lifetime
+	// cleanup frees ptr if the URI becomes unreachable before Close.
+	cleanup runtime.Cleanup
 }
 
-// uriFromC wraps ptr. When owned is true, Close frees ptr.
+// uriFromC wraps ptr. When owned is true the URI takes ptr over; otherwise
+// ptr stays with its owner, such as a request, and the URI wraps a copy, so
+// that it outlives that owner. It returns nil when ptr is nil or the copy
+// fails for lack of memory.
 func uriFromC(ptr *C.struct_evhttp_uri, owned bool) *URI {
 	if ptr == nil {
 		return nil
 	}
-	return &URI{ptr: ptr, owned: owned}
+	if !owned {
+		ptr = C.golibevent_uri_copy(ptr)
+		if ptr == nil {
+			return nil
+		}
+	}
+	u := &URI{ptr: ptr}
+	u.cleanup = runtime.AddCleanup(u, freeURI, ptr)
+	return u
+}
+
+func freeURI(ptr *C.struct_evhttp_uri) {
+	C.evhttp_uri_free(ptr)
+}
+
+// goStringOrEmpty converts a C string that may be NULL.
+func goStringOrEmpty(s *C.char) string {
+	if s == nil {
+		return ""
+	}
+	return C.GoString(s)
 }
 
 // NewURI returns a URI with no part set (evhttp_uri_new).
@@ -139,9 +178,8 @@ func (u *URI) leave() {
 }
 
 func (u *URI) free() {
-	if u.owned {
-		C.evhttp_uri_free(u.ptr)
-	}
+	u.cleanup.Stop()
+	freeURI(u.ptr)
 }
 
 // Close frees the URI (evhttp_uri_free). Closing twice is harmless, and
@@ -192,6 +230,12 @@ func (u *URI) getPart(part URIPart) (string, bool) {
 func (u *URI) Has(part URIPart) bool {
 	_, ok := u.getPart(part)
 	return ok
+}
+
+// HasHost reports whether the URI has a host, possibly empty, as
+// "file:///x" has and "/x" has not.
+func (u *URI) HasHost() bool {
+	return u.Has(URIHost)
 }
 
 // Scheme returns the scheme, such as "http" (evhttp_uri_get_scheme).

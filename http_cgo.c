@@ -1,0 +1,227 @@
+/*
+ * C shims of the HTTP binding. Each shim that calls Go counts the call in
+ * golibevent_callbacks_run through golibevent_note_callback, which the loop
+ * helpers compare around a non-blocking pass.
+ */
+#include "http_cgo.h"
+#include "_cgo_export.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct evkeyvalq *golibevent_headers_new(void)
+{
+	struct evkeyvalq *headers = calloc(1, sizeof(*headers));
+	/* An empty TAILQ: no first entry, and the last-link pointer at the
+	 * head. <sys/queue.h> is not part of libevent's public headers. */
+	if (headers != NULL) {
+		headers->tqh_first = NULL;
+		headers->tqh_last = &headers->tqh_first;
+	}
+	return headers;
+}
+
+void golibevent_headers_free(struct evkeyvalq *headers)
+{
+	evhttp_clear_headers(headers);
+	free(headers);
+}
+
+int golibevent_headers_snapshot(const struct evkeyvalq *headers, char **block,
+    size_t *len, int *count)
+{
+	struct evkeyval *kv;
+	size_t total = 0, at = 0;
+	int n = 0;
+	char *out;
+
+	for (kv = headers->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+		total += strlen(kv->key) + 1 + strlen(kv->value) + 1;
+		n++;
+	}
+	*block = NULL;
+	*len = 0;
+	*count = n;
+	if (n == 0)
+		return 0;
+	out = malloc(total);
+	if (out == NULL)
+		return -1;
+	for (kv = headers->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+		size_t k = strlen(kv->key) + 1, v = strlen(kv->value) + 1;
+		memcpy(out + at, kv->key, k);
+		at += k;
+		memcpy(out + at, kv->value, v);
+		at += v;
+	}
+	*block = out;
+	*len = total;
+	return 0;
+}
+
+int golibevent_headers_remove_all(struct evkeyvalq *headers, const char *name)
+{
+	int n = 0;
+	while (evhttp_remove_header(headers, name) == 0)
+		n++;
+	return n;
+}
+
+/* A request whose connection has failed has no connection left and is
+ * freed by its final reply. The shims free it themselves rather than rely
+ * on each libevent reply function to check for the missing connection. */
+static int detached(struct evhttp_request *req)
+{
+	return evhttp_request_get_connection(req) == NULL;
+}
+
+int golibevent_http_send_reply(struct evhttp_request *req, int code,
+    const char *reason, const void *data, size_t len)
+{
+	if (detached(req)) {
+		evhttp_request_free(req);
+		return 0;
+	}
+	if (len > 0 &&
+	    evbuffer_add(evhttp_request_get_output_buffer(req), data, len) != 0)
+		return -1;
+	evhttp_send_reply(req, code, reason, NULL);
+	return 0;
+}
+
+static void golibevent_http_chunk_cb(struct evhttp_connection *evcon, void *key)
+{
+	golibevent_note_callback();
+	goHTTPChunkCallback(evcon, key);
+}
+
+int golibevent_http_send_chunk(struct evhttp_request *req, const void *data,
+    size_t len, void *key)
+{
+	struct evbuffer *buf;
+
+	if (detached(req))
+		return 0;
+	buf = evbuffer_new();
+	if (buf == NULL)
+		return -1;
+	if (len > 0 && evbuffer_add(buf, data, len) != 0) {
+		evbuffer_free(buf);
+		return -1;
+	}
+	if (key != NULL)
+		evhttp_send_reply_chunk_with_cb(req, buf, golibevent_http_chunk_cb,
+		    key);
+	else
+		evhttp_send_reply_chunk(req, buf);
+	evbuffer_free(buf);
+	return 0;
+}
+
+void golibevent_http_send_error(struct evhttp_request *req, int code,
+    const char *reason)
+{
+	if (detached(req))
+		evhttp_request_free(req);
+	else
+		evhttp_send_error(req, code, reason);
+}
+
+void golibevent_http_send_reply_start(struct evhttp_request *req, int code,
+    const char *reason)
+{
+	if (!detached(req))
+		evhttp_send_reply_start(req, code, reason);
+}
+
+void golibevent_http_send_reply_end(struct evhttp_request *req)
+{
+	if (detached(req))
+		evhttp_request_free(req);
+	else
+		evhttp_send_reply_end(req);
+}
+
+static void golibevent_http_complete_cb(struct evhttp_request *req, void *key)
+{
+	golibevent_note_callback();
+	goHTTPCompleteCallback(req, key);
+}
+
+void golibevent_http_set_on_complete(struct evhttp_request *req, void *key)
+{
+	evhttp_request_set_on_complete_cb(req, golibevent_http_complete_cb, key);
+}
+
+int golibevent_http_request_peer(struct evhttp_request *req, char *host,
+    size_t size, int *port)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	char *address = NULL;
+	ev_uint16_t p = 0;
+
+	if (evcon == NULL || size == 0)
+		return -1;
+	evhttp_connection_get_peer(evcon, &address, &p);
+	if (address == NULL)
+		return -1;
+	strncpy(host, address, size - 1);
+	host[size - 1] = '\0';
+	*port = p;
+	return 0;
+}
+
+static void golibevent_http_request_cb(struct evhttp_request *req, void *key)
+{
+	golibevent_note_callback();
+	goHTTPRequestCallback(req, key);
+}
+
+void golibevent_http_set_gencb(struct evhttp *http, void *key)
+{
+	evhttp_set_gencb(http, golibevent_http_request_cb, key);
+}
+
+int golibevent_http_set_cb(struct evhttp *http, const char *path, void *key)
+{
+	return evhttp_set_cb(http, path, golibevent_http_request_cb, key);
+}
+
+static struct bufferevent *golibevent_http_bev_cb(struct event_base *base,
+    void *key)
+{
+	golibevent_note_callback();
+	return goHTTPBufferEventCallback(base, key);
+}
+
+void golibevent_http_set_bevcb(struct evhttp *http, void *key)
+{
+	if (key == NULL)
+		evhttp_set_bevcb(http, NULL, NULL);
+	else
+		evhttp_set_bevcb(http, golibevent_http_bev_cb, key);
+}
+
+void golibevent_http_set_timeout(struct evhttp *http, int64_t timeout_usec)
+{
+	struct timeval tv;
+	tv.tv_sec = (time_t)(timeout_usec / 1000000);
+	tv.tv_usec = (suseconds_t)(timeout_usec % 1000000);
+	evhttp_set_timeout_tv(http, &tv);
+}
+
+void golibevent_http_clear_listener_error_cb(struct evconnlistener *lev)
+{
+	evconnlistener_set_error_cb(lev, NULL);
+}
+
+int golibevent_http_bound_addr(struct evhttp_bound_socket *bound,
+    struct sockaddr_storage *ss, int *len)
+{
+	socklen_t n = sizeof(*ss);
+	evutil_socket_t fd = evhttp_bound_socket_get_fd(bound);
+	if (getsockname(fd, (struct sockaddr *)ss, &n) != 0)
+		return -1;
+	*len = (int)n;
+	return 0;
+}

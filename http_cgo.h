@@ -1,0 +1,83 @@
+/*
+ * C side of the HTTP binding (evhttp). As in cgo_callbacks.h, every void *
+ * that libevent hands back is a registry key, never a Go pointer.
+ */
+#ifndef GOLIBEVENT_HTTP_CGO_H
+#define GOLIBEVENT_HTTP_CGO_H
+
+#include "cgo_callbacks.h"
+
+#include <event2/http.h>
+#include <event2/http_struct.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <sys/socket.h>
+
+/* ---- headers (struct evkeyvalq) ---- */
+
+/* Allocates an empty header list; free it with golibevent_headers_free. */
+struct evkeyvalq *golibevent_headers_new(void);
+void golibevent_headers_free(struct evkeyvalq *headers);
+
+/* Copies the headers into one malloc'd block of NUL-terminated strings,
+ * name then value for each header in order, so that Go reads them in one
+ * crossing. The caller frees *block. Returns -1 when memory runs out. */
+int golibevent_headers_snapshot(const struct evkeyvalq *headers, char **block,
+    size_t *len, int *count);
+
+/* Removes every header called name; returns how many were removed. */
+int golibevent_headers_remove_all(struct evkeyvalq *headers, const char *name);
+
+/* ---- requests ---- */
+
+/* Copies data into the request's output buffer and sends the reply
+ * (evhttp_send_reply). reason NULL means the standard phrase. Returns -1,
+ * sending nothing, when the data cannot be buffered. A request whose
+ * connection has failed is freed instead. */
+int golibevent_http_send_reply(struct evhttp_request *req, int code,
+    const char *reason, const void *data, size_t len);
+
+/* evhttp_send_error, evhttp_send_reply_start and evhttp_send_reply_end,
+ * for a request whose connection may have failed: such a request is freed
+ * by the final reply and ignores the others. */
+void golibevent_http_send_error(struct evhttp_request *req, int code,
+    const char *reason);
+void golibevent_http_send_reply_start(struct evhttp_request *req, int code,
+    const char *reason);
+void golibevent_http_send_reply_end(struct evhttp_request *req);
+
+/* Sends one chunk of a chunked reply. With key non-NULL, libevent calls the
+ * package's chunk callback with key once the chunk has been written. */
+int golibevent_http_send_chunk(struct evhttp_request *req, const void *data,
+    size_t len, void *key);
+
+/* Installs the package's completion callback with key as its argument. */
+void golibevent_http_set_on_complete(struct evhttp_request *req, void *key);
+
+/* Copies the peer's address of the request's connection into host, which
+ * has room for size bytes, and its port into *port. Returns -1 when the
+ * request has no connection. */
+int golibevent_http_request_peer(struct evhttp_request *req, char *host,
+    size_t size, int *port);
+
+/* ---- servers ---- */
+
+/* Installs the package's generic request callback (evhttp_set_gencb) or a
+ * per-path one (evhttp_set_cb) with key as the argument. */
+void golibevent_http_set_gencb(struct evhttp *http, void *key);
+int golibevent_http_set_cb(struct evhttp *http, const char *path, void *key);
+/* Installs the package's bufferevent callback, or removes it when key is
+ * NULL. */
+void golibevent_http_set_bevcb(struct evhttp *http, void *key);
+void golibevent_http_set_timeout(struct evhttp *http, int64_t timeout_usec);
+
+/* Clears the error callback that the package set on a listener before evhttp
+ * takes the listener over with its own argument. */
+void golibevent_http_clear_listener_error_cb(struct evconnlistener *lev);
+
+/* Copies the bound socket's local address into *ss; returns -1 with errno
+ * set when getsockname fails. */
+int golibevent_http_bound_addr(struct evhttp_bound_socket *bound,
+    struct sockaddr_storage *ss, int *len);
+
+#endif

@@ -1,0 +1,747 @@
+//go:build cgo
+
+package libevent
+
+/*
+#include "http_cgo.h"
+*/
+import "C"
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// DefaultMaxHeaderBytes is the limit a new Server puts on the size of a
+	// request's start line and headers, the same as net/http's
+	// DefaultMaxHeaderBytes (1 MiB). libevent's own default is no limit.
+	DefaultMaxHeaderBytes = 1 << 20
+	// DefaultMaxBodyBytes is the limit a new Server puts on a request body:
+	// 8 MiB, which fits form posts and small uploads while bounding the
+	// memory one request can take. libevent's own default is no limit.
+	// A larger body gets 413 Payload Too Large.
+	DefaultMaxBodyBytes = 8 << 20
+)
+
+// HandlerFunc handles an HTTP request on the loop goroutine. It must answer
+// the request exactly once, now or later from any goroutine.
+type HandlerFunc func(r *Request)
+
+// Server is an evhttp: an HTTP server whose connections the base's loop
+// serves. Create one with [NewHTTPServer], give it sockets with Bind,
+// Accept or AcceptNet and handlers with Handle and HandleDefault, and run
+// the loop. Requests with no handler get 404 Not Found; malformed
+// requests, requests over the size limits and methods that are not allowed
+// are answered by libevent with a 4xx status without reaching a handler.
+//
+// Methods may be called from any goroutine; they run their libevent calls
+// on the loop goroutine, because evhttp has no locks of its own.
+type Server struct {
+	ptr  *C.struct_evhttp
+	base *Base
+	key  unsafe.Pointer
+	life lifetime
+	// root is the server whose sockets accept the connections: the server
+	// itself, or for a virtual host the server it was added to. The root
+	// tracks the requests.
+	root *Server
+
+	mu      sync.Mutex // guards the fields below
+	generic HandlerFunc
+	paths   map[string]*pathHandler
+	vhosts  map[*Server]string // virtual hosts added to this server
+	bevFn   func(b *Base) (*BufferEvent, error)
+	// requests are the requests handed to handlers and not yet answered;
+	// completing maps the C requests of every request this server handed
+	// out to its Request, for the completion callback. libevent frees a
+	// request silently when its connection fails after the reply, so an
+	// entry of completing can outlive its request; a new request at the
+	// same address replaces it, and Close drops the rest.
+	requests   map[*Request]struct{}
+	completing map[*C.struct_evhttp_request]*Request
+	freed      bool
+}
+
+// pathHandler is the callback argument of one evhttp_set_cb path.
+type pathHandler struct {
+	server *Server
+	path   string
+	fn     HandlerFunc
+	key    unsafe.Pointer
+}
+
+// NewHTTPServer creates an HTTP server on b (evhttp_new) with the limits
+// DefaultMaxHeaderBytes and DefaultMaxBodyBytes.
+func NewHTTPServer(b *Base) (*Server, error) {
+	s, err := newServer("evhttp_new", b)
+	if err != nil {
+		return nil, err
+	}
+	s.root = s
+	b.addChild(s)
+	if err := s.SetMaxHeaderBytes(DefaultMaxHeaderBytes); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.SetMaxBodyBytes(DefaultMaxBodyBytes); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newServer(op string, b *Base) (*Server, error) {
+	if err := b.enter(op); err != nil {
+		return nil, err
+	}
+	defer b.leave()
+	s := &Server{
+		base:       b,
+		paths:      make(map[string]*pathHandler),
+		vhosts:     make(map[*Server]string),
+		requests:   make(map[*Request]struct{}),
+		completing: make(map[*C.struct_evhttp_request]*Request),
+	}
+	var errno error
+	if err := b.callOnLoop(func() { s.ptr, errno = C.evhttp_new(b.ptr) }); err != nil {
+		return nil, err
+	}
+	if s.ptr == nil {
+		return nil, opError(op, errno)
+	}
+	s.key = handles.register(s, "HTTP server")
+	if err := b.callOnLoop(func() { C.golibevent_http_set_gencb(s.ptr, s.key) }); err != nil {
+		C.evhttp_free(s.ptr)
+		handles.release(s.key)
+		return nil, err
+	}
+	return s, nil
+}
+
+// do runs fn on the loop goroutine while the server and its base are open.
+func (s *Server) do(op string, fn func() error) error {
+	if s == nil || s.ptr == nil {
+		return invalidError(op, "the Server was not created by NewHTTPServer")
+	}
+	b := s.base
+	if err := b.enter(op); err != nil {
+		return err
+	}
+	defer b.leave()
+	if !s.life.acquire() {
+		return wrapError(op, ErrClosed)
+	}
+	defer func() {
+		if s.life.release() {
+			s.free()
+		}
+	}()
+	var err error
+	if runErr := b.callOnLoop(func() { err = fn() }); runErr != nil {
+		return runErr
+	}
+	return err
+}
+
+// Close frees the server (evhttp_free): its sockets, its connections, its
+// virtual hosts and every request that has not been answered, whose
+// methods then fail with ErrClosed. Closing a virtual host removes it from
+// its server first. Closing twice is harmless.
+func (s *Server) Close() error {
+	if s == nil || s.ptr == nil {
+		return nil
+	}
+	b := s.base
+	if !b.life.acquire() {
+		s.life.close()
+		return nil
+	}
+	defer b.leave()
+	if first, idle := s.life.close(); first && idle {
+		s.free()
+	}
+	return nil
+}
+
+// free releases the server unless Base.free has taken it over. The caller
+// holds the base.
+func (s *Server) free() {
+	if s.root == s && !s.base.removeChild(s) {
+		return
+	}
+	if s.base.callOnLoop(s.release) != nil {
+		s.release()
+	}
+}
+
+func (s *Server) freeWithBase() {
+	s.life.close()
+	s.release()
+}
+
+// release frees the C server and, once no callback can use them, the keys.
+// It runs on the loop goroutine, or with no loop running.
+func (s *Server) release() {
+	s.mu.Lock()
+	if s.freed {
+		s.mu.Unlock()
+		return
+	}
+	s.freed = true
+	s.mu.Unlock()
+
+	if s.root != s {
+		parent := s.root
+		parent.mu.Lock()
+		parentLive := !parent.freed
+		delete(parent.vhosts, s)
+		parent.mu.Unlock()
+		if parentLive {
+			C.evhttp_remove_virtual_host(parent.ptr, s.ptr)
+		}
+		if !parentLive {
+			// evhttp_free of the parent freed this virtual host.
+			s.releaseKeys()
+			return
+		}
+		C.evhttp_free(s.ptr)
+		s.releaseKeys()
+		return
+	}
+
+	s.mu.Lock()
+	pending := make([]*Request, 0, len(s.requests))
+	for r := range s.requests {
+		pending = append(pending, r)
+	}
+	vhosts := make([]*Server, 0, len(s.vhosts))
+	for v := range s.vhosts {
+		vhosts = append(vhosts, v)
+	}
+	s.mu.Unlock()
+
+	// A request whose connection failed before the reply is no longer on
+	// any connection, so evhttp_free would not free it.
+	for _, r := range pending {
+		r.callMu.Lock()
+		if r.ptr != nil {
+			if C.evhttp_request_get_connection(r.ptr) == nil {
+				C.evhttp_request_free(r.ptr)
+			}
+			r.finish(ErrClosed)
+		}
+		r.callMu.Unlock()
+	}
+	for _, v := range vhosts {
+		v.life.close()
+		v.mu.Lock()
+		v.freed = true
+		v.mu.Unlock()
+	}
+	C.evhttp_free(s.ptr)
+	for _, v := range vhosts {
+		v.releaseKeys()
+	}
+	s.mu.Lock()
+	s.completing = nil
+	s.mu.Unlock()
+	s.releaseKeys()
+}
+
+// releaseKeys releases the server's registry keys once no callback can be
+// using them.
+func (s *Server) releaseKeys() {
+	s.mu.Lock()
+	keys := []unsafe.Pointer{s.key}
+	for _, p := range s.paths {
+		keys = append(keys, p.key)
+	}
+	s.paths = nil
+	s.mu.Unlock()
+	s.base.releaseAfterCallbacks(func() {
+		for _, k := range keys {
+			handles.release(k)
+		}
+	})
+}
+
+// requestDone forgets r, which has been answered or freed.
+func (s *Server) requestDone(r *Request) {
+	s.mu.Lock()
+	delete(s.requests, r)
+	s.mu.Unlock()
+}
+
+// Base returns the server's base.
+func (s *Server) Base() *Base {
+	if s == nil {
+		return nil
+	}
+	return s.base
+}
+
+// Handle sets fn as the handler of requests whose path is exactly path,
+// such as "/hello", not counting the query (evhttp_set_cb). A nil fn
+// removes the handler (evhttp_del_cb).
+func (s *Server) Handle(path string, fn HandlerFunc) error {
+	const op = "evhttp_set_cb"
+	if path == "" || strings.IndexByte(path, 0) >= 0 {
+		return invalidError(op, "invalid path %q", path)
+	}
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	return s.do(op, func() error {
+		s.mu.Lock()
+		old := s.paths[path]
+		s.mu.Unlock()
+		if fn == nil {
+			if old == nil {
+				return nil
+			}
+			C.evhttp_del_cb(s.ptr, cpath)
+			s.mu.Lock()
+			delete(s.paths, path)
+			s.mu.Unlock()
+			key := old.key
+			s.base.releaseAfterCallbacks(func() { handles.release(key) })
+			return nil
+		}
+		if old != nil {
+			s.mu.Lock()
+			old.fn = fn
+			s.mu.Unlock()
+			return nil
+		}
+		h := &pathHandler{server: s, path: path, fn: fn}
+		h.key = handles.register(h, "HTTP path handler")
+		if r := C.golibevent_http_set_cb(s.ptr, cpath, h.key); r != 0 {
+			handles.release(h.key)
+			return invalidError(op, "libevent rejected path %q (result %d)", path, int(r))
+		}
+		s.mu.Lock()
+		s.paths[path] = h
+		s.mu.Unlock()
+		return nil
+	})
+}
+
+// HandleDefault sets fn as the handler of requests that no Handle path
+// matches (evhttp_set_gencb). With none set, such requests get 404.
+func (s *Server) HandleDefault(fn HandlerFunc) error {
+	return s.do("evhttp_set_gencb", func() error {
+		s.mu.Lock()
+		s.generic = fn
+		s.mu.Unlock()
+		return nil
+	})
+}
+
+// Bind listens on address, an IP literal and a port such as "127.0.0.1:0"
+// or "[::1]:8080", and returns the address it is bound to, which tells the
+// port chosen for port 0 (evhttp_bind_socket_with_handle). A server may be
+// bound to several addresses.
+func (s *Server) Bind(address string) (net.Addr, error) {
+	const op = "evhttp_bind_socket_with_handle"
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return nil, invalidError(op, "address %q is not an IP literal with a port: %v", address, err)
+	}
+	if ap.Addr().Zone() != "" {
+		return nil, invalidError(op, "address %q has a zone, which evhttp cannot bind", address)
+	}
+	chost := C.CString(ap.Addr().Unmap().String())
+	defer C.free(unsafe.Pointer(chost))
+	var addr net.Addr
+	err = s.do(op, func() error {
+		if s.root != s {
+			return invalidError(op, "a virtual host cannot have sockets of its own")
+		}
+		bound, errno := C.evhttp_bind_socket_with_handle(s.ptr, chost, C.ev_uint16_t(ap.Port()))
+		if bound == nil {
+			return opError(op, errno)
+		}
+		var ss C.struct_sockaddr_storage
+		var n C.int
+		if r, errno := C.golibevent_http_bound_addr(bound, &ss, &n); r != 0 {
+			C.evhttp_del_accept_socket(s.ptr, bound)
+			return opError("getsockname", errno)
+		}
+		addr = cSockaddrToAddr((*C.struct_sockaddr)(unsafe.Pointer(&ss)), n)
+		return nil
+	})
+	return addr, err
+}
+
+// Accept serves the connections of l (evhttp_bind_listener). The server
+// takes l over: l is closed as a Listener, its callbacks no longer run,
+// and the server frees it.
+func (s *Server) Accept(l *Listener) error {
+	const op = "evhttp_bind_listener"
+	if l == nil || l.ptr == nil {
+		return invalidError(op, "nil Listener")
+	}
+	if l.base != s.base {
+		return invalidError(op, "the Listener belongs to another Base")
+	}
+	return s.do(op, func() error {
+		if s.root != s {
+			return invalidError(op, "a virtual host cannot have sockets of its own")
+		}
+		if !l.life.acquire() {
+			return wrapError(op, ErrClosed)
+		}
+		l.life.close()
+		if !s.base.removeChild(l) {
+			return wrapError(op, ErrClosed)
+		}
+		l.mu.Lock()
+		retry := l.retry
+		l.retry = nil
+		l.mu.Unlock()
+		if retry != nil {
+			retry.Close()
+		}
+		C.golibevent_http_clear_listener_error_cb(l.ptr)
+		bound, errno := C.evhttp_bind_listener(s.ptr, l.ptr)
+		key := l.key
+		s.base.releaseAfterCallbacks(func() { handles.release(key) })
+		if bound == nil {
+			C.evconnlistener_free(l.ptr)
+			return opError(op, errno)
+		}
+		return nil
+	})
+}
+
+// AcceptNet serves the connections of ln, a *net.TCPListener or
+// *net.UnixListener (evhttp_accept_socket_with_handle). The server gets a
+// duplicate of ln's descriptor and closes it when it is closed; ln itself
+// is closed.
+func (s *Server) AcceptNet(ln net.Listener) error {
+	const op = "evhttp_accept_socket_with_handle"
+	if ln == nil {
+		return invalidError(op, "nil net.Listener")
+	}
+	filer, ok := ln.(interface{ File() (*os.File, error) })
+	if !ok {
+		return invalidError(op, "%T has no descriptor to take over", ln)
+	}
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+	}
+	fd, err := dupDescriptor(op, filer.File)
+	if err != nil {
+		return err
+	}
+	err = s.do(op, func() error {
+		if s.root != s {
+			return invalidError(op, "a virtual host cannot have sockets of its own")
+		}
+		if err := s.base.checkSelectLimit(op, fd); err != nil {
+			return err
+		}
+		bound, errno := C.evhttp_accept_socket_with_handle(s.ptr, C.evutil_socket_t(fd))
+		if bound == nil {
+			return opError(op, errno)
+		}
+		return nil
+	})
+	if err != nil {
+		unix.Close(fd)
+		return err
+	}
+	ln.Close()
+	return nil
+}
+
+// AddVirtualHost creates a virtual host that serves the requests whose Host
+// matches pattern, a glob such as "*.example.com" matched without regard
+// to case (evhttp_add_virtual_host). Give it handlers with Handle and
+// HandleDefault; it has no sockets of its own. Closing the server frees it
+// too.
+func (s *Server) AddVirtualHost(pattern string) (*Server, error) {
+	const op = "evhttp_add_virtual_host"
+	if pattern == "" || strings.IndexByte(pattern, 0) >= 0 {
+		return nil, invalidError(op, "invalid pattern %q", pattern)
+	}
+	cpattern := C.CString(pattern)
+	defer C.free(unsafe.Pointer(cpattern))
+	var vhost *Server
+	err := s.do(op, func() error {
+		v, err := newServer(op, s.base)
+		if err != nil {
+			return err
+		}
+		v.root = s.root
+		if C.evhttp_add_virtual_host(s.ptr, cpattern, v.ptr) != 0 {
+			C.evhttp_free(v.ptr)
+			handles.release(v.key)
+			return invalidError(op, "libevent rejected virtual host %q", pattern)
+		}
+		v.root = s
+		s.mu.Lock()
+		s.vhosts[v] = pattern
+		s.mu.Unlock()
+		vhost = v
+		return nil
+	})
+	return vhost, err
+}
+
+// AddServerAlias makes the server also answer for the host alias
+// (evhttp_add_server_alias), for example on a virtual host.
+func (s *Server) AddServerAlias(alias string) error {
+	return s.alias("evhttp_add_server_alias", alias, true)
+}
+
+// RemoveServerAlias removes an alias that AddServerAlias added
+// (evhttp_remove_server_alias).
+func (s *Server) RemoveServerAlias(alias string) error {
+	return s.alias("evhttp_remove_server_alias", alias, false)
+}
+
+func (s *Server) alias(op, alias string, add bool) error {
+	if alias == "" || strings.IndexByte(alias, 0) >= 0 {
+		return invalidError(op, "invalid alias %q", alias)
+	}
+	calias := C.CString(alias)
+	defer C.free(unsafe.Pointer(calias))
+	return s.do(op, func() error {
+		var r C.int
+		if add {
+			r = C.evhttp_add_server_alias(s.ptr, calias)
+		} else {
+			r = C.evhttp_remove_server_alias(s.ptr, calias)
+		}
+		if r != 0 {
+			return invalidError(op, "alias %q failed", alias)
+		}
+		return nil
+	})
+}
+
+// SetTimeout sets how long a connection may wait for the next part of a
+// request, and for its reply to be written, before libevent closes it
+// (evhttp_set_timeout_tv). libevent's default is 50 seconds. It applies to
+// connections accepted afterwards.
+func (s *Server) SetTimeout(d time.Duration) error {
+	const op = "evhttp_set_timeout_tv"
+	if d <= 0 {
+		return invalidError(op, "timeout %v is not positive", d)
+	}
+	return s.do(op, func() error {
+		C.golibevent_http_set_timeout(s.ptr, C.int64_t(d/time.Microsecond))
+		return nil
+	})
+}
+
+// SetMaxHeaderBytes limits the size of a request's start line and headers
+// (evhttp_set_max_headers_size); a larger request gets 400 Bad Request or
+// 413. A negative n removes the limit, which libevent allows but which lets
+// one client take unbounded memory.
+func (s *Server) SetMaxHeaderBytes(n int) error {
+	return s.do("evhttp_set_max_headers_size", func() error {
+		C.evhttp_set_max_headers_size(s.ptr, C.ev_ssize_t(n))
+		return nil
+	})
+}
+
+// SetMaxBodyBytes limits the size of a request body
+// (evhttp_set_max_body_size); a larger body gets 413. A negative n removes
+// the limit, with the risk that SetMaxHeaderBytes describes.
+func (s *Server) SetMaxBodyBytes(n int) error {
+	return s.do("evhttp_set_max_body_size", func() error {
+		C.evhttp_set_max_body_size(s.ptr, C.ev_ssize_t(n))
+		return nil
+	})
+}
+
+// SetAllowedMethods sets the methods the server accepts
+// (evhttp_set_allowed_methods); other methods get 405 Method Not Allowed.
+// libevent's default is GET, POST, HEAD, PUT and DELETE.
+func (s *Server) SetAllowedMethods(methods HTTPMethod) error {
+	const op = "evhttp_set_allowed_methods"
+	if methods&^allHTTPMethods != 0 {
+		return invalidError(op, "unknown methods 0x%x", uint16(methods&^allHTTPMethods))
+	}
+	return s.do(op, func() error {
+		C.evhttp_set_allowed_methods(s.ptr, C.ev_uint16_t(methods))
+		return nil
+	})
+}
+
+// SetDefaultContentType sets the Content-Type of replies whose output
+// headers have none (evhttp_set_default_content_type). An empty value
+// sends no Content-Type then. libevent's default is
+// "text/html; charset=ISO-8859-1".
+func (s *Server) SetDefaultContentType(contentType string) error {
+	const op = "evhttp_set_default_content_type"
+	if err := checkHeaderField(op, "Content-Type", contentType); err != nil {
+		return err
+	}
+	var ctype *C.char
+	if contentType != "" {
+		ctype = C.CString(contentType)
+	}
+	return s.do(op, func() error {
+		// libevent keeps the string, so the old one is freed by libevent
+		// only at evhttp_free; the new one is handed over.
+		C.evhttp_set_default_content_type(s.ptr, ctype)
+		return nil
+	})
+}
+
+// SetBufferEventFunc sets fn to create the bufferevent of each new
+// connection (evhttp_set_bevcb), for example a TLS bufferevent. fn runs on
+// the loop goroutine and must return a bufferevent on b with no descriptor
+// (fd -1), which the server then owns: it is closed as a BufferEvent and
+// libevent frees it with the connection. When fn returns an error or nil,
+// the connection gets a plain socket bufferevent. A nil fn restores that.
+func (s *Server) SetBufferEventFunc(fn func(b *Base) (*BufferEvent, error)) error {
+	return s.do("evhttp_set_bevcb", func() error {
+		s.mu.Lock()
+		s.bevFn = fn
+		s.mu.Unlock()
+		if fn == nil {
+			C.golibevent_http_set_bevcb(s.ptr, nil)
+		} else {
+			C.golibevent_http_set_bevcb(s.ptr, s.key)
+		}
+		return nil
+	})
+}
+
+// handOver gives the C bufferevent to libevent, which frees it: the Go side
+// is closed and its state freed, without bufferevent_free. It runs on the
+// loop goroutine.
+func (bev *BufferEvent) handOver() {
+	bev.life.close()
+	bev.base.removeChild(bev)
+	bev.released.Store(true)
+	bev.leaveLimits()
+	bev.mu.Lock()
+	input, output := bev.input, bev.output
+	bev.mu.Unlock()
+	if input != nil {
+		input.detach()
+	}
+	if output != nil {
+		output.detach()
+	}
+	st, key := bev.st, bev.key
+	C.golibevent_bev_detach_state(st)
+	C.bufferevent_setcb(bev.ptr, nil, nil, nil, nil)
+	bev.base.releaseAfterCallbacks(func() {
+		C.golibevent_bev_state_free(st)
+		handles.release(key)
+	})
+}
+
+// dispatch hands the C request req to fn, wrapped as a Request that the root
+// server tracks.
+func (s *Server) dispatch(req *C.struct_evhttp_request, fn HandlerFunc) {
+	root := s.root
+	r := newRequest(req, s.base, root)
+	root.mu.Lock()
+	if root.freed || root.completing == nil {
+		root.mu.Unlock()
+		return
+	}
+	root.requests[r] = struct{}{}
+	root.completing[req] = r
+	root.mu.Unlock()
+	C.golibevent_http_set_on_complete(req, root.key)
+	if fn == nil {
+		r.SendError(404, "")
+		return
+	}
+	defer s.base.recoverCallback()
+	fn(r)
+}
+
+//export goHTTPRequestCallback
+func goHTTPRequestCallback(req *C.struct_evhttp_request, key unsafe.Pointer) {
+	var s *Server
+	var fn HandlerFunc
+	switch v := handles.lookup(key).(type) {
+	case *Server:
+		s = v
+		s.mu.Lock()
+		fn = s.generic
+		s.mu.Unlock()
+	case *pathHandler:
+		s = v.server
+		s.mu.Lock()
+		fn = v.fn
+		s.mu.Unlock()
+	}
+	if s == nil || s.life.isClosed() {
+		// The server is being freed, which frees the request too.
+		noteDropped("HTTP request", -1)
+		return
+	}
+	s.dispatch(req, fn)
+}
+
+//export goHTTPCompleteCallback
+func goHTTPCompleteCallback(req *C.struct_evhttp_request, key unsafe.Pointer) {
+	s, _ := handles.lookup(key).(*Server)
+	if s == nil {
+		noteDropped("HTTP request complete", -1)
+		return
+	}
+	s.mu.Lock()
+	r := s.completing[req]
+	delete(s.completing, req)
+	s.mu.Unlock()
+	if r == nil {
+		return
+	}
+	defer s.base.recoverCallback()
+	r.runOnComplete()
+}
+
+//export goHTTPChunkCallback
+func goHTTPChunkCallback(evcon *C.struct_evhttp_connection, key unsafe.Pointer) {
+	r, _ := handles.lookup(key).(*Request)
+	if r == nil {
+		noteDropped("HTTP chunk", -1)
+		return
+	}
+	defer r.base.recoverCallback()
+	r.runChunkCallback()
+}
+
+//export goHTTPBufferEventCallback
+func goHTTPBufferEventCallback(base *C.struct_event_base, key unsafe.Pointer) *C.struct_bufferevent {
+	s, _ := handles.lookup(key).(*Server)
+	if s == nil || s.life.isClosed() {
+		noteDropped("HTTP bufferevent", -1)
+		return nil
+	}
+	s.mu.Lock()
+	fn := s.bevFn
+	s.mu.Unlock()
+	if fn == nil {
+		return nil
+	}
+	var bev *BufferEvent
+	func() {
+		defer s.base.recoverCallback()
+		bev, _ = fn(s.base)
+	}()
+	if bev == nil || bev.st == nil || bev.base != s.base || bev.life.isClosed() {
+		return nil
+	}
+	ptr := bev.ptr
+	bev.handOver()
+	return ptr
+}
