@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	pointer "github.com/mattn/go-pointer"
@@ -311,4 +312,49 @@ func goFileSegmentCleanup(key unsafe.Pointer) {
 		return
 	}
 	seg.freed(key)
+}
+
+// ---- HTTP client ----
+
+//export goHTTPRequestDone
+func goHTTPRequestDone(req *C.struct_evhttp_request, key unsafe.Pointer) {
+	ex, _ := handles.lookup(key).(*clientExchange)
+	if ex == nil {
+		noteDropped("http request", -1)
+		return
+	}
+	defer recoverCallbackFor(ex.conn.base)
+	ex.done(req)
+}
+
+//export goHTTPRequestChunk
+func goHTTPRequestChunk(req *C.struct_evhttp_request, key unsafe.Pointer) {
+	ex, _ := handles.lookup(key).(*clientExchange)
+	if ex == nil {
+		noteDropped("http chunk", -1)
+		return
+	}
+	defer recoverCallbackFor(ex.conn.base)
+	ex.chunk(req)
+}
+
+//export goHTTPRequestError
+func goHTTPRequestError(reason C.int, errnum C.int, key unsafe.Pointer) {
+	ex, _ := handles.lookup(key).(*clientExchange)
+	if ex == nil {
+		noteDropped("http error", -1)
+		return
+	}
+	ex.failed(HTTPRequestError(reason), syscall.Errno(errnum))
+}
+
+//export goHTTPConnectionClose
+func goHTTPConnectionClose(key unsafe.Pointer) {
+	c, _ := handles.lookup(key).(*HTTPConnection)
+	if c == nil || c.life.isClosed() {
+		noteDropped("http connection", -1)
+		return
+	}
+	defer recoverCallbackFor(c.base)
+	c.runCloseCallback()
 }
