@@ -892,7 +892,7 @@ void golibevent_http_set_closecb(struct evhttp_connection *evcon, void *key)
 		evhttp_connection_set_closecb(evcon, golibevent_http_close_cb, key);
 }
 
-void golibevent_http_set_timeout(struct evhttp_connection *evcon,
+void golibevent_http_connection_set_timeout(struct evhttp_connection *evcon,
     int64_t usec, int retry)
 {
 	struct timeval tv;

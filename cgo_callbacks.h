@@ -214,7 +214,7 @@ struct evhttp_request *golibevent_http_request_new(void *key, int with_chunks);
 void golibevent_http_set_closecb(struct evhttp_connection *evcon, void *key);
 /* Sets the connection's timeout, or its initial retry delay when retry is
  * nonzero, to usec microseconds. */
-void golibevent_http_set_timeout(struct evhttp_connection *evcon,
+void golibevent_http_connection_set_timeout(struct evhttp_connection *evcon,
     int64_t usec, int retry);
 
 #endif

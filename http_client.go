@@ -128,6 +128,13 @@ type HTTPCallOptions struct {
 	// arrive (evhttp_request_set_chunked_cb), and the response passed to
 	// OnDone then has no body.
 	OnChunk func(data []byte)
+	// OnResponse, if set, runs before OnDone when a response has
+	// arrived, with the libevent request that holds it. r is usable only
+	// until OnResponse returns, because libevent frees it afterwards: read
+	// r.ResponseCode, r.InputHeaders or r.InputBuffer there. What
+	// OnResponse removes from the input buffer is missing from the
+	// response's Body.
+	OnResponse func(r *Request)
 	// OnDone receives the response, or the error that ended the request.
 	// It runs exactly once, unless Start returned an error. A request
 	// that fails has an error that matches one of the HTTPRequestError
@@ -369,6 +376,9 @@ func (call *HTTPCall) done(req *C.struct_evhttp_request) {
 		call.opts.OnDone(nil, &Error{Op: "evhttp_make_request", Err: err})
 		return
 	}
+	if call.opts.OnResponse != nil {
+		call.runOnResponse(req)
+	}
 	resp := &HTTPResponse{
 		StatusCode: int(C.evhttp_request_get_response_code(req)),
 		Header:     headersToHTTP(C.evhttp_request_get_input_headers(req)),
@@ -379,6 +389,22 @@ func (call *HTTPCall) done(req *C.struct_evhttp_request) {
 	}
 	call.opts.OnDone(resp, nil)
 }
+
+// runOnResponse wraps req in a Request for OnResponse, and lets go of it
+// when OnResponse returns, so that later calls on it fail with ErrClosed.
+func (call *HTTPCall) runOnResponse(req *C.struct_evhttp_request) {
+	r := newRequest(req, call.conn.base, call)
+	defer func() {
+		r.callMu.Lock()
+		r.finish(ErrClosed)
+		r.callMu.Unlock()
+	}()
+	call.opts.OnResponse(r)
+}
+
+// requestDone is called when the Request that OnResponse received lets go
+// of the C request; libevent frees it after the completion callback.
+func (call *HTTPCall) requestDone(*Request) {}
 
 // chunk handles the chunk callback: it passes what has arrived to OnChunk,
 // and libevent drains the input buffer afterwards.

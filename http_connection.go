@@ -234,7 +234,7 @@ func (c *HTTPConnection) SetTimeout(d time.Duration) error {
 	if d <= 0 {
 		return invalidError(op, "timeout %v is not positive", d)
 	}
-	return c.onLoop(op, func() { C.golibevent_http_set_timeout(c.ptr, C.int64_t(durationToMicros(d)), 0) })
+	return c.onLoop(op, func() { C.golibevent_http_connection_set_timeout(c.ptr, C.int64_t(durationToMicros(d)), 0) })
 }
 
 // SetRetries sets how many times libevent reconnects when connecting fails
@@ -256,7 +256,7 @@ func (c *HTTPConnection) SetInitialRetryDelay(d time.Duration) error {
 	if d <= 0 {
 		return invalidError(op, "delay %v is not positive", d)
 	}
-	return c.onLoop(op, func() { C.golibevent_http_set_timeout(c.ptr, C.int64_t(durationToMicros(d)), 1) })
+	return c.onLoop(op, func() { C.golibevent_http_connection_set_timeout(c.ptr, C.int64_t(durationToMicros(d)), 1) })
 }
 
 // SetMaxHeadersSize limits the size of a response's status line and headers
