@@ -3,6 +3,7 @@
 package libevent
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -10,6 +11,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -625,6 +629,10 @@ func TestHTTPConnectionLocalAddress(t *testing.T) {
 		local, err := c.LocalAddr()
 		require.NoError(t, err)
 		assert.Equal(t, want, local.String())
+
+		// libevent would abort on a change while the socket is open.
+		assert.Error(t, c.SetLocalAddress("127.0.0.1"))
+		assert.Error(t, c.SetLocalPort(0))
 	})
 }
 
@@ -887,3 +895,74 @@ func TestHTTPClientStartFromCallback(t *testing.T) {
 	})
 }
 
+
+// startPythonHTTPServer runs Python's http.server on 127.0.0.1, serving
+// dir, until the test ends, and returns its port.
+func startPythonHTTPServer(t *testing.T, dir string) int {
+	t.Helper()
+	path, err := exec.LookPath("python3")
+	require.NoError(t, err, "python3 is missing; make test installs it (setup.sh --test-tools)")
+	cmd := exec.Command(path, "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", dir, "0")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+
+	// It prints "Serving HTTP on 127.0.0.1 port N (http://...) ..." first.
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		lines <- line
+		io.Copy(io.Discard, stdout)
+	}()
+	line := waitResult(t, lines)
+	fields := strings.Fields(line)
+	for i, field := range fields {
+		if field == "port" && i+1 < len(fields) {
+			port, err := strconv.Atoi(fields[i+1])
+			require.NoError(t, err, "python's first line: %q", line)
+			return port
+		}
+	}
+	t.Fatalf("no port in python's first line %q", line)
+	return 0
+}
+
+func TestHTTPClientPythonServer(t *testing.T) {
+	dir := t.TempDir()
+	content := patternBytes(300 << 10)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "data.bin"), content, 0o644))
+	port := startPythonHTTPServer(t, dir)
+
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newClientBase(t, bk)
+		// http.server answers with HTTP/1.0 and closes each connection,
+		// and libevent may not notice the close before it sends the next
+		// request (see HTTPConnection), so each request gets its own.
+		get := func(method, target string) *HTTPResponse {
+			c := newHTTPConnection(t, b, "127.0.0.1", port)
+			resp, err := doRequest(t, c, method, target, nil)
+			require.NoError(t, err, "%s %s", method, target)
+			return resp
+		}
+
+		resp := get(http.MethodGet, "/data.bin")
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, strconv.Itoa(len(content)), resp.Header.Get("Content-Length"))
+		assert.True(t, bytes.Equal(content, resp.Body), "python served %d bytes, not the file's %d", len(resp.Body), len(content))
+
+		resp = get(http.MethodHead, "/data.bin")
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, strconv.Itoa(len(content)), resp.Header.Get("Content-Length"))
+		assert.Empty(t, resp.Body)
+
+		resp = get(http.MethodGet, "/")
+		assert.Contains(t, string(resp.Body), "data.bin")
+
+		resp = get(http.MethodGet, "/missing")
+		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	})
+}

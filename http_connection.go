@@ -10,6 +10,7 @@ package libevent
 import "C"
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -29,6 +30,11 @@ import (
 // evhttp has no locks, so every method that touches the C connection runs on
 // the base's loop goroutine: called from another goroutine while the loop
 // runs, it waits for the loop to run it.
+//
+// NOTE: libevent 2.1.12 can keep a connection open after an HTTP/1.0
+// response that the server follows by closing it (Python's http.server
+// does), and a request sent before libevent sees the close fails with
+// HTTPErrEOF. Such servers need a new connection, or a retry, per request.
 type HTTPConnection struct {
 	base *Base
 	ptr  *C.struct_evhttp_connection
@@ -278,8 +284,8 @@ func (c *HTTPConnection) SetMaxBodySize(n int64) error {
 }
 
 // SetLocalAddress sets the IP address that the connection's socket binds to
-// before it connects (evhttp_connection_set_local_address). It applies from
-// the next connection attempt.
+// before it connects (evhttp_connection_set_local_address). It fails while
+// the connection is connected or connecting.
 func (c *HTTPConnection) SetLocalAddress(ip string) error {
 	const op = "evhttp_connection_set_local_address"
 	addr, err := parseIPLiteral(op, ip)
@@ -288,18 +294,42 @@ func (c *HTTPConnection) SetLocalAddress(ip string) error {
 	}
 	cs := C.CString(addr.String())
 	defer C.free(unsafe.Pointer(cs))
-	return c.onLoop(op, func() { C.evhttp_connection_set_local_address(c.ptr, cs) })
+	return c.whileDisconnected(op, func() { C.evhttp_connection_set_local_address(c.ptr, cs) })
 }
 
 // SetLocalPort sets the port that the connection's socket binds to before
-// it connects (evhttp_connection_set_local_port). It applies from the next
-// connection attempt.
+// it connects (evhttp_connection_set_local_port). It fails while the
+// connection is connected or connecting.
 func (c *HTTPConnection) SetLocalPort(port int) error {
 	const op = "evhttp_connection_set_local_port"
 	if port < 0 || port > 65535 {
 		return invalidError(op, "port %d out of range [0, 65535]", port)
 	}
-	return c.onLoop(op, func() { C.evhttp_connection_set_local_port(c.ptr, C.ev_uint16_t(port)) })
+	return c.whileDisconnected(op, func() { C.evhttp_connection_set_local_port(c.ptr, C.ev_uint16_t(port)) })
+}
+
+// errConnectionInUse reports a setting that libevent accepts only while the
+// connection has no socket.
+var errConnectionInUse = errors.New("connection is connected or connecting")
+
+// whileDisconnected runs fn on the loop if the connection has no socket.
+// libevent 2.1.12 aborts the process when the local address or port is set
+// in any other state; its bufferevent has a descriptor exactly while the
+// connection is connecting or connected.
+func (c *HTTPConnection) whileDisconnected(op string, fn func()) error {
+	var inUse bool
+	err := c.onLoop(op, func() {
+		bev := C.evhttp_connection_get_bufferevent(c.ptr)
+		if C.bufferevent_getfd(bev) >= 0 {
+			inUse = true
+			return
+		}
+		fn()
+	})
+	if err == nil && inUse {
+		return &Error{Op: op, Err: errConnectionInUse}
+	}
+	return err
 }
 
 // Peer returns the address and port that the connection was created with
