@@ -58,7 +58,7 @@ type Base struct {
 
 	running atomic.Bool
 	// directCalls counts the callOnLoop calls that run their function on
-	// the caller's goroutine because the loop is not running; a loop that
+	// the caller's goroutine because the loop is not running. A loop that
 	// starts meanwhile waits for them to end. directThreads holds the OS
 	// threads of those calls, so that a nested callOnLoop runs directly
 	// too.
@@ -643,9 +643,9 @@ func (b *Base) callOnLoop(fn func()) error {
 }
 
 // callDirectly runs fn on the calling goroutine and returns true if the
-// loop is not running; a loop that starts meanwhile waits until fn returns
-// (see loop). The check and the count are both atomic, so either the loop
-// sees the count or callDirectly sees the loop running.
+// loop is not running. A loop that starts meanwhile waits until fn returns
+// (see loop). Both the count and the check are atomic, so either the loop
+// finds the count raised or callDirectly finds the loop running.
 func (b *Base) callDirectly(fn func()) bool {
 	b.directCalls.Add(1)
 	defer b.directCalls.Add(-1)

@@ -318,34 +318,34 @@ func goFileSegmentCleanup(key unsafe.Pointer) {
 
 //export goHTTPRequestDone
 func goHTTPRequestDone(req *C.struct_evhttp_request, key unsafe.Pointer) {
-	ex, _ := handles.lookup(key).(*clientExchange)
-	if ex == nil {
+	call, _ := handles.lookup(key).(*HTTPCall)
+	if call == nil {
 		noteDropped("http request", -1)
 		return
 	}
-	defer recoverCallbackFor(ex.conn.base)
-	ex.done(req)
+	defer recoverCallbackFor(call.conn.base)
+	call.done(req)
 }
 
 //export goHTTPRequestChunk
 func goHTTPRequestChunk(req *C.struct_evhttp_request, key unsafe.Pointer) {
-	ex, _ := handles.lookup(key).(*clientExchange)
-	if ex == nil {
+	call, _ := handles.lookup(key).(*HTTPCall)
+	if call == nil {
 		noteDropped("http chunk", -1)
 		return
 	}
-	defer recoverCallbackFor(ex.conn.base)
-	ex.chunk(req)
+	defer recoverCallbackFor(call.conn.base)
+	call.chunk(req)
 }
 
 //export goHTTPRequestError
 func goHTTPRequestError(reason C.int, errnum C.int, key unsafe.Pointer) {
-	ex, _ := handles.lookup(key).(*clientExchange)
-	if ex == nil {
+	call, _ := handles.lookup(key).(*HTTPCall)
+	if call == nil {
 		noteDropped("http error", -1)
 		return
 	}
-	ex.failed(HTTPRequestError(reason), syscall.Errno(errnum))
+	call.failed(HTTPRequestError(reason), syscall.Errno(errnum))
 }
 
 //export goHTTPConnectionClose

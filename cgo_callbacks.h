@@ -207,7 +207,7 @@ void golibevent_note_callback(void);
 #include <event2/http.h>
 
 /* Creates a client request whose completion and error callbacks, and with
- * with_chunks its chunk callback, report to the Go exchange with registry
+ * with_chunks its chunk callback, report to the Go HTTPCall with registry
  * key key. */
 struct evhttp_request *golibevent_http_request_new(void *key, int with_chunks);
 /* Sets or, with a NULL key, clears the connection's close callback. */

@@ -41,8 +41,8 @@ const (
 	// HTTPErrTimeout reports that connecting, writing or reading took
 	// longer than the connection's timeout (EVREQ_HTTP_TIMEOUT).
 	HTTPErrTimeout HTTPRequestError = C.EVREQ_HTTP_TIMEOUT
-	// HTTPErrEOF reports that the connection closed before the response
-	// was complete, or could not be made (EVREQ_HTTP_EOF).
+	// HTTPErrEOF reports that the connection was closed or reset before
+	// the response was complete (EVREQ_HTTP_EOF).
 	HTTPErrEOF HTTPRequestError = C.EVREQ_HTTP_EOF
 	// HTTPErrInvalidHeader reports a malformed status line or header
 	// (EVREQ_HTTP_INVALID_HEADER).
@@ -153,13 +153,11 @@ type HTTPCall struct {
 	// finished is set once OnDone has been claimed, by the response, a
 	// failure, Cancel or Close.
 	finished atomic.Bool
-	// failure is what the error callback reported, for the completion
-	// callback that follows it. Only the loop's goroutine touches it.
+	// failure is the reason that the error callback reported, kept for
+	// the completion callback that follows it. Only the loop's goroutine
+	// touches it.
 	failure *httpRequestFailure
 }
-
-// clientExchange is the name the trampolines use for a call.
-type clientExchange = HTTPCall
 
 // httpMethods maps method names to libevent's evhttp_cmd_type.
 var httpMethods = map[string]C.enum_evhttp_cmd_type{
@@ -439,7 +437,7 @@ func (call *HTTPCall) runOnDone(resp *HTTPResponse, err error) {
 
 // Cancel cancels the request if it has not finished (evhttp_cancel_request):
 // libevent frees it, and resets the connection if the request was being
-// sent or answered. OnDone then receives an error that matches
+// sent or its response read. OnDone then receives an error that matches
 // HTTPErrCanceled. Cancel after the request has finished does nothing.
 func (call *HTTPCall) Cancel() error {
 	const op = "evhttp_cancel_request"
@@ -507,6 +505,7 @@ func (c *HTTPConnection) Do(ctx context.Context, req *http.Request) (*HTTPRespon
 	if err := ctx.Err(); err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
+
 	type result struct {
 		resp *HTTPResponse
 		err  error
@@ -523,6 +522,7 @@ func (c *HTTPConnection) Do(ctx context.Context, req *http.Request) (*HTTPRespon
 		return r.resp, r.err
 	case <-ctx.Done():
 	}
+
 	err = c.onLoop("evhttp_cancel_request", func() {
 		call.cancelOnLoop(&Error{Op: op, Err: ctx.Err()})
 	})

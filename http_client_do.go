@@ -103,8 +103,8 @@ func (c *HTTPClient) connection(host string, port int) (*HTTPConnection, error) 
 	return conn, nil
 }
 
-// Close closes the client's connections; requests in flight on them fail
-// with an error that matches ErrClosed. Closing twice is harmless.
+// Close closes the client's connections, and requests in flight on them
+// fail with an error that matches ErrClosed. Closing twice is harmless.
 func (c *HTTPClient) Close() error {
 	if c == nil {
 		return nil

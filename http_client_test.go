@@ -289,7 +289,7 @@ func TestHTTPClientOnResponseRequest(t *testing.T) {
 		}))
 		c := newHTTPConnection(t, newClientBase(t, bk), srv.host, srv.port)
 
-		var kept *Request
+		var keptRequest *Request
 		type seen struct {
 			code   int
 			reason string
@@ -302,7 +302,7 @@ func TestHTTPClientOnResponseRequest(t *testing.T) {
 		require.NoError(t, err)
 		_, err = c.Start(req, HTTPCallOptions{
 			OnResponse: func(r *Request) {
-				kept = r
+				keptRequest = r
 				first := make([]byte, 3)
 				n, _ := r.InputBuffer().Read(first)
 				results <- seen{r.ResponseCode(), r.ResponseReason(), r.InputHeaders().Get("X-Seen"), first[:n]}
@@ -323,7 +323,7 @@ func TestHTTPClientOnResponseRequest(t *testing.T) {
 		// What OnResponse read is gone from the body.
 		assert.Equal(t, "def", string(resp.Body))
 		// The Request is unusable once libevent has freed it.
-		assert.Equal(t, 0, kept.ResponseCode())
+		assert.Equal(t, 0, keptRequest.ResponseCode())
 	})
 }
 
@@ -377,7 +377,7 @@ func TestHTTPClientConcurrentStartsShareConnection(t *testing.T) {
 	})
 }
 
-// silentServer accepts connections and reads from them, but never answers.
+// silentServer accepts connections and reads from them, but never responds.
 // It counts the connections it accepts and the requests' first bytes.
 type silentServer struct {
 	port     int
@@ -895,7 +895,6 @@ func TestHTTPClientStartFromCallback(t *testing.T) {
 	})
 }
 
-
 // startPythonHTTPServer runs Python's http.server on 127.0.0.1, serving
 // dir, until the test ends, and returns its port.
 func startPythonHTTPServer(t *testing.T, dir string) int {
@@ -939,7 +938,7 @@ func TestHTTPClientPythonServer(t *testing.T) {
 
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		b := newClientBase(t, bk)
-		// http.server answers with HTTP/1.0 and closes each connection,
+		// http.server responds with HTTP/1.0 and closes each connection,
 		// and libevent may not notice the close before it sends the next
 		// request (see HTTPConnection), so each request gets its own.
 		get := func(method, target string) *HTTPResponse {

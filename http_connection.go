@@ -33,7 +33,7 @@ import (
 //
 // NOTE: libevent 2.1.12 can keep a connection open after an HTTP/1.0
 // response that the server follows by closing it (Python's http.server
-// does), and a request sent before libevent sees the close fails with
+// does), and a request sent before libevent notices the close fails with
 // HTTPErrEOF. Such servers need a new connection, or a retry, per request.
 type HTTPConnection struct {
 	base *Base
@@ -49,7 +49,7 @@ type HTTPConnection struct {
 	mu      sync.Mutex
 	onClose func(*HTTPConnection)
 	// pending are the requests that libevent may still call back for.
-	pending map[*clientExchange]struct{}
+	pending map[*HTTPCall]struct{}
 }
 
 // NewHTTPConnection creates a connection to the server at host and port on
@@ -77,7 +77,7 @@ func NewHTTPConnection(base *Base, host string, port int) (*HTTPConnection, erro
 	c := &HTTPConnection{
 		base:    base,
 		addr:    netip.AddrPortFrom(addr, uint16(port)),
-		pending: make(map[*clientExchange]struct{}),
+		pending: make(map[*HTTPCall]struct{}),
 	}
 	c.hostHeader = c.addr.String()
 	cs := C.CString(addr.String())
@@ -172,8 +172,8 @@ func (c *HTTPConnection) release() {
 	pending := c.pending
 	c.pending = nil
 	c.mu.Unlock()
-	for ex := range pending {
-		ex.abandon(wrapError("evhttp_connection_free", ErrClosed))
+	for call := range pending {
+		call.abandon(wrapError("evhttp_connection_free", ErrClosed))
 	}
 	key := c.key
 	c.base.releaseAfterCallbacks(func() { handles.release(key) })
@@ -266,9 +266,9 @@ func (c *HTTPConnection) SetInitialRetryDelay(d time.Duration) error {
 }
 
 // SetMaxHeadersSize limits the size of a response's status line and headers
-// together, in bytes (evhttp_connection_set_max_headers_size). A larger
-// response fails with HTTPErrDataTooLong. A negative n removes the limit,
-// which is libevent's default.
+// together, in bytes (evhttp_connection_set_max_headers_size). libevent
+// 2.1.12 fails a response with larger headers with HTTPErrInvalidHeader.
+// A negative n removes the limit, which is libevent's default.
 func (c *HTTPConnection) SetMaxHeadersSize(n int64) error {
 	const op = "evhttp_connection_set_max_headers_size"
 	return c.onLoop(op, func() { C.evhttp_connection_set_max_headers_size(c.ptr, C.ev_ssize_t(n)) })
@@ -314,8 +314,8 @@ var errConnectionInUse = errors.New("connection is connected or connecting")
 
 // whileDisconnected runs fn on the loop if the connection has no socket.
 // libevent 2.1.12 aborts the process when the local address or port is set
-// in any other state; its bufferevent has a descriptor exactly while the
-// connection is connecting or connected.
+// in any other state. The connection's bufferevent has a descriptor exactly
+// while the connection is connecting or connected.
 func (c *HTTPConnection) whileDisconnected(op string, fn func()) error {
 	var inUse bool
 	err := c.onLoop(op, func() {
@@ -397,23 +397,24 @@ func (c *HTTPConnection) runCloseCallback() {
 	}
 }
 
-func (c *HTTPConnection) addPending(ex *clientExchange) bool {
+func (c *HTTPConnection) addPending(call *HTTPCall) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.pending == nil {
 		return false
 	}
-	c.pending[ex] = struct{}{}
+	c.pending[call] = struct{}{}
 	return true
 }
 
-func (c *HTTPConnection) removePending(ex *clientExchange) {
+func (c *HTTPConnection) removePending(call *HTTPCall) {
 	c.mu.Lock()
-	delete(c.pending, ex)
+	delete(c.pending, call)
 	c.mu.Unlock()
 }
 
-// String returns the server's address, such as "127.0.0.1:8080".
+// String describes the connection by its server's address, such as
+// "HTTPConnection(127.0.0.1:8080)".
 func (c *HTTPConnection) String() string {
 	if c == nil {
 		return "<nil>"

@@ -121,9 +121,9 @@ type URI struct {
 	cleanup runtime.Cleanup
 }
 
-// uriFromC wraps ptr. When owned is true the URI takes ptr over; otherwise
-// ptr stays with its owner, such as a request, and the URI wraps a copy, so
-// that it outlives that owner. It returns nil when ptr is nil or the copy
+// uriFromC wraps ptr. When owned is true the URI takes ptr over. Otherwise
+// ptr stays with its owner, such as a request, and the URI wraps a copy
+// that outlives that owner. It returns nil when ptr is nil or the copy
 // fails for lack of memory.
 func uriFromC(ptr *C.struct_evhttp_uri, owned bool) *URI {
 	if ptr == nil {
