@@ -122,7 +122,9 @@ type HTTPResponse struct {
 }
 
 // HTTPCallOptions are the callbacks of a request started with
-// [HTTPConnection.Start]. They run on the loop's goroutine.
+// [HTTPConnection.Start]. They run on the loop's goroutine, except that
+// closing the connection or its base while the loop is not running fails
+// the requests in flight on the goroutine that closes it.
 type HTTPCallOptions struct {
 	// OnChunk, if set, receives the response's body in pieces as they
 	// arrive (evhttp_request_set_chunked_cb), and the response passed to

@@ -670,16 +670,23 @@ func TestHTTPConnectionCloseFailsPending(t *testing.T) {
 		require.NoError(t, err)
 
 		done := make(chan error, 2)
+		var offLoop atomic.Int32
 		for range 2 {
 			req, err := http.NewRequest(http.MethodGet, "/", nil)
 			require.NoError(t, err)
-			_, err = c.Start(req, HTTPCallOptions{OnDone: func(_ *HTTPResponse, err error) { done <- err }})
+			_, err = c.Start(req, HTTPCallOptions{OnDone: func(_ *HTTPResponse, err error) {
+				if !b.onLoopThread() {
+					offLoop.Add(1)
+				}
+				done <- err
+			}})
 			require.NoError(t, err)
 		}
 		waitResult(t, srv.readSome)
 		require.NoError(t, c.Close())
 		assert.ErrorIs(t, waitResult(t, done), ErrClosed)
 		assert.ErrorIs(t, waitResult(t, done), ErrClosed)
+		assert.Zero(t, offLoop.Load(), "OnDone ran off the loop's goroutine")
 		require.NoError(t, c.Close())
 
 		req, err := http.NewRequest(http.MethodGet, "/", nil)

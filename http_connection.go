@@ -161,19 +161,20 @@ func (c *HTTPConnection) freeWithBase() {
 
 // release frees the C connection. evhttp_connection_free frees the requests
 // still queued without calling their callbacks, so release fails them
-// itself with ErrClosed.
+// itself with ErrClosed, on the loop's goroutine like other callbacks.
 func (c *HTTPConnection) release() {
-	free := func() { C.evhttp_connection_free(c.ptr) }
+	free := func() {
+		C.evhttp_connection_free(c.ptr)
+		c.mu.Lock()
+		pending := c.pending
+		c.pending = nil
+		c.mu.Unlock()
+		for call := range pending {
+			call.abandon(wrapError("evhttp_connection_free", ErrClosed))
+		}
+	}
 	if c.base.callOnLoop(free) != nil {
 		free()
-	}
-
-	c.mu.Lock()
-	pending := c.pending
-	c.pending = nil
-	c.mu.Unlock()
-	for call := range pending {
-		call.abandon(wrapError("evhttp_connection_free", ErrClosed))
 	}
 	key := c.key
 	c.base.releaseAfterCallbacks(func() { handles.release(key) })
