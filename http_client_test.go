@@ -190,22 +190,22 @@ func TestHTTPClientLargeBodies(t *testing.T) {
 			n, _ := io.Copy(sum, r.Body)
 			w.Header().Set("X-Received", fmt.Sprintf("%d %x", n, sum.Sum(nil)))
 			size, _ := strconv.Atoi(r.URL.Query().Get("size"))
-			w.Write(patternBytes(size))
+			w.Write(responsePattern(size))
 		}))
 		c := newHTTPConnection(t, newClientBase(t, bk), srv.host, srv.port)
 
-		upload := patternBytes(3<<20 + 17)
+		upload := responsePattern(3<<20 + 17)
 		const size = 8<<20 + 5
 		resp, err := doRequest(t, c, http.MethodPost, "/?size="+strconv.Itoa(size), upload)
 		require.NoError(t, err)
 		assert.Equal(t, fmt.Sprintf("%d %x", len(upload), sha256.Sum256(upload)), resp.Header.Get("X-Received"))
 		require.Len(t, resp.Body, size)
-		assert.True(t, bytes.Equal(patternBytes(size), resp.Body), "the response body differs")
+		assert.True(t, bytes.Equal(responsePattern(size), resp.Body), "the response body differs")
 	})
 }
 
-// patternBytes returns n bytes that do not repeat with a short period.
-func patternBytes(n int) []byte {
+// responsePattern returns n bytes that do not repeat with a short period.
+func responsePattern(n int) []byte {
 	out := make([]byte, n)
 	for i := range out {
 		out[i] = byte(i*7 + i/251)
@@ -939,7 +939,7 @@ func startPythonHTTPServer(t *testing.T, dir string) int {
 
 func TestHTTPClientPythonServer(t *testing.T) {
 	dir := t.TempDir()
-	content := patternBytes(300 << 10)
+	content := responsePattern(300 << 10)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "data.bin"), content, 0o644))
 	port := startPythonHTTPServer(t, dir)
 
