@@ -57,6 +57,14 @@ type Base struct {
 	noLock   bool
 
 	running atomic.Bool
+	// directCalls counts the callOnLoop calls that run their function on
+	// the caller's goroutine because the loop is not running. A loop that
+	// starts meanwhile waits for them to end. directThreads holds the OS
+	// threads of those calls, so that a nested callOnLoop runs directly
+	// too.
+	directCalls   atomic.Int32
+	directMu      sync.Mutex
+	directThreads map[uintptr]int
 	// breakRequested is set by LoopBreak, Close and the other breaks of a
 	// running loop; stoppedByBreak records for GotBreak that a run ended on
 	// it between two iterations. Only the loop's goroutine touches
@@ -358,6 +366,12 @@ func (b *Base) loop(op string, flags C.int, runID uint64) error {
 		b.leave()
 		return wrapError(op, ErrLoopRunning)
 	}
+	// A callOnLoop that saw the loop stopped may still be running its
+	// function, which may use objects that have no lock of their own,
+	// such as evhttp's. The loop must not touch them at the same time.
+	for b.directCalls.Load() != 0 {
+		runtime.Gosched()
+	}
 	stopped := make(chan struct{})
 	b.mu.Lock()
 	b.loopStopped = stopped
@@ -588,13 +602,17 @@ func (b *Base) Post(fn func()) error {
 }
 
 // callOnLoop runs fn on the loop's goroutine and waits for it, when the loop
-// runs on another goroutine; otherwise it runs fn at once. It serves libevent
-// calls that can deadlock when made from another thread while a callback
-// runs. If the loop stops before it gets to fn, callOnLoop runs fn itself.
-// The caller holds the base.
+// runs on another goroutine; otherwise it runs fn at once, and a loop that
+// starts meanwhile waits for fn to return. It serves libevent calls that can
+// deadlock when made from another thread while a callback runs, and objects
+// without locks, such as evhttp's. If the loop stops before it gets to fn,
+// callOnLoop runs fn itself. The caller holds the base.
 func (b *Base) callOnLoop(fn func()) error {
-	if !b.running.Load() || b.onLoopThread() {
+	if b.onLoopThread() || b.inDirectCall() {
 		fn()
+		return nil
+	}
+	if b.callDirectly(fn) {
 		return nil
 	}
 	b.mu.Lock()
@@ -622,6 +640,49 @@ func (b *Base) callOnLoop(fn func()) error {
 		<-done
 	}
 	return nil
+}
+
+// callDirectly runs fn on the calling goroutine and returns true if the
+// loop is not running. A loop that starts meanwhile waits until fn returns
+// (see loop). Both the count and the check are atomic, so either the loop
+// finds the count raised or callDirectly finds the loop running.
+func (b *Base) callDirectly(fn func()) bool {
+	b.directCalls.Add(1)
+	defer b.directCalls.Add(-1)
+	if b.running.Load() {
+		return false
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	thread := uintptr(C.golibevent_current_thread())
+	b.directMu.Lock()
+	if b.directThreads == nil {
+		b.directThreads = make(map[uintptr]int)
+	}
+	b.directThreads[thread]++
+	b.directMu.Unlock()
+	defer func() {
+		b.directMu.Lock()
+		if b.directThreads[thread]--; b.directThreads[thread] == 0 {
+			delete(b.directThreads, thread)
+		}
+		b.directMu.Unlock()
+	}()
+	fn()
+	return true
+}
+
+// inDirectCall reports whether the caller runs inside a function that
+// callDirectly runs, whose nested calls must run directly too: the loop
+// waits for the outer call, so a nested call could not wait for the loop.
+func (b *Base) inDirectCall() bool {
+	if b.directCalls.Load() == 0 {
+		return false
+	}
+	thread := uintptr(C.golibevent_current_thread())
+	b.directMu.Lock()
+	defer b.directMu.Unlock()
+	return b.directThreads[thread] > 0
 }
 
 // releaseAfterCallbacks runs release, which frees a callback argument or a

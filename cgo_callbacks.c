@@ -839,3 +839,66 @@ void golibevent_note_callback(void)
 {
 	golibevent_callbacks_run++;
 }
+
+/* ---- HTTP client ---- */
+
+static void golibevent_http_done_cb(struct evhttp_request *req, void *key)
+{
+	golibevent_callbacks_run++;
+	goHTTPRequestDone(req, key);
+}
+
+static void golibevent_http_chunk_cb(struct evhttp_request *req, void *key)
+{
+	golibevent_callbacks_run++;
+	goHTTPRequestChunk(req, key);
+}
+
+static void golibevent_http_error_cb(enum evhttp_request_error reason,
+    void *key)
+{
+	/* evhttp_connection_fail_ restores the socket error just before this
+	 * callback, so it is read before any other call. */
+	int saved_errno = errno;
+	golibevent_callbacks_run++;
+	goHTTPRequestError((int)reason, saved_errno, key);
+}
+
+static void golibevent_http_close_cb(struct evhttp_connection *evcon,
+    void *key)
+{
+	(void)evcon;
+	golibevent_callbacks_run++;
+	goHTTPConnectionClose(key);
+}
+
+struct evhttp_request *golibevent_http_request_new(void *key, int with_chunks)
+{
+	struct evhttp_request *req =
+	    evhttp_request_new(golibevent_http_done_cb, key);
+	if (req == NULL)
+		return NULL;
+	evhttp_request_set_error_cb(req, golibevent_http_error_cb);
+	if (with_chunks)
+		evhttp_request_set_chunked_cb(req, golibevent_http_chunk_cb);
+	return req;
+}
+
+void golibevent_http_set_closecb(struct evhttp_connection *evcon, void *key)
+{
+	if (key == NULL)
+		evhttp_connection_set_closecb(evcon, NULL, NULL);
+	else
+		evhttp_connection_set_closecb(evcon, golibevent_http_close_cb, key);
+}
+
+void golibevent_http_connection_set_timeout(struct evhttp_connection *evcon,
+    int64_t usec, int retry)
+{
+	struct timeval tv;
+	usec_to_timeval(usec, &tv);
+	if (retry)
+		evhttp_connection_set_initial_retry_tv(evcon, &tv);
+	else
+		evhttp_connection_set_timeout_tv(evcon, &tv);
+}

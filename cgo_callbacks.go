@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	pointer "github.com/mattn/go-pointer"
@@ -321,4 +322,49 @@ func goFileSegmentCleanup(key unsafe.Pointer) {
 		return
 	}
 	seg.freed(key)
+}
+
+// ---- HTTP client ----
+
+//export goHTTPRequestDone
+func goHTTPRequestDone(req *C.struct_evhttp_request, key unsafe.Pointer) {
+	call, _ := handles.lookup(key).(*HTTPCall)
+	if call == nil {
+		noteDropped("http request", -1)
+		return
+	}
+	defer recoverCallbackFor(call.conn.base)
+	call.done(req)
+}
+
+//export goHTTPRequestChunk
+func goHTTPRequestChunk(req *C.struct_evhttp_request, key unsafe.Pointer) {
+	call, _ := handles.lookup(key).(*HTTPCall)
+	if call == nil {
+		noteDropped("http chunk", -1)
+		return
+	}
+	defer recoverCallbackFor(call.conn.base)
+	call.chunk(req)
+}
+
+//export goHTTPRequestError
+func goHTTPRequestError(reason C.int, errnum C.int, key unsafe.Pointer) {
+	call, _ := handles.lookup(key).(*HTTPCall)
+	if call == nil {
+		noteDropped("http error", -1)
+		return
+	}
+	call.failed(HTTPRequestError(reason), syscall.Errno(errnum))
+}
+
+//export goHTTPConnectionClose
+func goHTTPConnectionClose(key unsafe.Pointer) {
+	c, _ := handles.lookup(key).(*HTTPConnection)
+	if c == nil || c.life.isClosed() {
+		noteDropped("http connection", -1)
+		return
+	}
+	defer recoverCallbackFor(c.base)
+	c.runCloseCallback()
 }

@@ -202,4 +202,19 @@ void golibevent_bev_detach_state(struct golibevent_bev *st);
 /* Counts a Go callback run on this thread, for shims in other C files. */
 void golibevent_note_callback(void);
 
+/* ---- HTTP client ---- */
+
+#include <event2/http.h>
+
+/* Creates a client request whose completion and error callbacks, and with
+ * with_chunks its chunk callback, report to the Go HTTPCall with registry
+ * key key. */
+struct evhttp_request *golibevent_http_request_new(void *key, int with_chunks);
+/* Sets or, with a NULL key, clears the connection's close callback. */
+void golibevent_http_set_closecb(struct evhttp_connection *evcon, void *key);
+/* Sets the connection's timeout, or its initial retry delay when retry is
+ * nonzero, to usec microseconds. */
+void golibevent_http_connection_set_timeout(struct evhttp_connection *evcon,
+    int64_t usec, int retry);
+
 #endif
