@@ -32,6 +32,8 @@ func runChildProcess(name string) {
 		runEmfileChild()
 	case "clients":
 		runClientsChild()
+	case "signal":
+		runSignalChild()
 	case "fatal":
 		SetLogger(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
 		raiseFatalErrorForTest()
