@@ -34,6 +34,8 @@ func runChildProcess(name string) {
 		runClientsChild()
 	case "signal":
 		runSignalChild()
+	case "sigpipe":
+		runSIGPIPEChild()
 	case "fatal":
 		SetLogger(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
 		raiseFatalErrorForTest()

@@ -307,10 +307,7 @@ func TestSignalEventClosedWithBase(t *testing.T) {
 // second SIGTERM, which Go's default handling turns into the end of the
 // process.
 func runSignalChild() {
-	cfg := Config{Method: os.Getenv("GOLIBEVENT_TEST_BACKEND"), Flags: IgnoreEnv}
-	if cfg.Method == "epoll-changelist" {
-		cfg = Config{Method: "epoll", Flags: IgnoreEnv | EpollUseChangelist}
-	}
+	cfg := childBackend().config
 	b, err := NewBase(&cfg)
 	if err != nil {
 		fmt.Println("error:", err)
