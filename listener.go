@@ -99,6 +99,10 @@ type Listener struct {
 	backoff  time.Duration // the last pause after a resource error
 	retry    *Event        // re-enables the listener after the back-off
 	failing  bool          // an accept error episode has been reported
+
+	// guard keeps Close, Enable and Disable from another goroutine from
+	// waiting for a running accept callback.
+	guard callbackGuard
 }
 
 // Listen creates a listener bound to address (evconnlistener_new_bind).
@@ -366,7 +370,9 @@ func (l *Listener) release() {
 
 // Close frees the listener (evconnlistener_free), which closes its socket if
 // it has LEVOptCloseOnFree. No accept callback starts after Close. Closing
-// twice is harmless.
+// twice is harmless. Called from another goroutine while the accept callback
+// runs, Close returns at once, and the loop frees the listener and closes
+// its socket after the callback.
 func (l *Listener) Close() error {
 	if l == nil || l.ptr == nil {
 		return nil
@@ -380,9 +386,17 @@ func (l *Listener) Close() error {
 	if l.options&LEVOptThreadSafe == 0 && !b.noLock && b.running.Load() && !b.onLoopThread() {
 		return wrapError("evconnlistener_free", ErrNotThreadSafe)
 	}
-	if first, idle := l.life.close(); first && idle {
-		l.free()
+	first, idle := l.life.close()
+	if !first || !idle {
+		return nil
 	}
+	if l.guard.shouldQueue(b) {
+		// If the base closes before the loop gets to it, Base.free frees
+		// the listener instead.
+		_ = l.guard.queue(b, l.free)
+		return nil
+	}
+	l.free()
 	return nil
 }
 
@@ -393,6 +407,9 @@ func (l *Listener) Enable() error {
 		return err
 	}
 	defer l.leave()
+	if l.guard.shouldQueue(l.base) {
+		return l.guard.queue(l.base, func() { l.logQueuedError(op, l.Enable()) })
+	}
 	l.mu.Lock()
 	l.disabled = false
 	retry := l.retry
@@ -412,13 +429,21 @@ func (l *Listener) Enable() error {
 // Disable stops accepting connections until Enable (evconnlistener_disable).
 // From another goroutine while the loop runs, it runs on the loop's
 // goroutine and waits: evconnlistener_disable from another thread can
-// deadlock with an accept in libevent 2.1.
+// deadlock with an accept in libevent 2.1. While the accept callback runs,
+// Enable and Disable from another goroutine return at once instead and take
+// effect on the loop after the callback.
 func (l *Listener) Disable() error {
 	const op = "evconnlistener_disable"
 	if err := l.enter(op); err != nil {
 		return err
 	}
 	defer l.leave()
+	if l.guard.shouldQueue(l.base) {
+		return l.guard.queue(l.base, func() { l.logQueuedError(op, l.Disable()) })
+	}
+	// NOTE: an accept callback that starts after this check and waits for
+	// this Disable to return still deadlocks with it, because callOnLoop
+	// waits for the loop.
 	l.mu.Lock()
 	l.disabled = true
 	l.mu.Unlock()
@@ -551,7 +576,14 @@ func cSockaddrToAddr(sa *C.struct_sockaddr, length C.int) net.Addr {
 //export goListenerAcceptCallback
 func goListenerAcceptCallback(fd C.evutil_socket_t, sa *C.struct_sockaddr, length C.int, key unsafe.Pointer) {
 	l, _ := handles.lookup(key).(*Listener)
-	if l == nil || l.life.isClosed() {
+	if l == nil {
+		unix.Close(int(fd))
+		noteDropped("listener accept", int(fd))
+		return
+	}
+	l.guard.begin()
+	defer l.guard.end()
+	if l.life.isClosed() {
 		unix.Close(int(fd))
 		noteDropped("listener accept", int(fd))
 		return
@@ -647,4 +679,12 @@ func (l *Listener) scheduleRetry(backoff time.Duration) {
 		l.mu.Unlock()
 	}
 	_ = retry.AddTimeout(backoff)
+}
+
+// logQueuedError logs the error of a call that was queued to the loop, whose
+// caller has already returned.
+func (l *Listener) logQueuedError(op string, err error) {
+	if err != nil && !errors.Is(err, ErrClosed) {
+		currentLogger().Error("libevent: a queued listener call failed", slog.String("op", op), slog.Any("error", err))
+	}
 }
