@@ -99,8 +99,20 @@
 // [Base.C] returns the struct event_base *, and [WrapBase] wraps one that C
 // code owns, which C code may also run on its own thread; Go callbacks then
 // run on that thread. [Buffer.C], [WrapBuffer] and [BufferEvent.C] do the
-// same for evbuffers and bufferevents. After fork, a C host calls
-// event_reinit ([Base.Reinit]) in the child before it uses the base again.
+// same for evbuffers and bufferevents. [Server.C], [Request.C],
+// [WrapHTTPServer] and [WrapRequest] let Go handlers serve on an evhttp
+// that C code owns, or reply to a request that a C handler hands over.
+// examples/mixed-c is a C program that links the package as a c-archive
+// and shares its loop and HTTP server with Go. The c-archive contains no
+// libevent, so its build links libevent's static archives once.
+//
+// After fork, the child's base shares the parent's kernel state, such as
+// the epoll descriptor, until event_reinit ([Base.Reinit]) gives it its
+// own and adds the pending events again. A C host that forks must call
+// event_reinit in the child before the child uses the base. Go's runtime
+// does not survive fork without exec (only the forking thread exists in
+// the child), so the child calls event_reinit from C on the pointer from
+// [Base.C] and does not call into Go.
 //
 // # All cores
 //
