@@ -27,10 +27,10 @@ func loopUntil(t *testing.T, b *Base, what string, cond func() bool) {
 	}
 }
 
-// The test cannot fork, because Go's runtime does not survive fork without
-// exec, so it checks what a forked child relies on: after Reinit the
-// pending events of every kind are in the backend's new kernel state and
-// fire, on a Go base and on a base that C code created.
+// Go's runtime does not survive fork without exec, so the test cannot fork.
+// It checks what a forked child relies on instead: after Reinit, pending
+// events of every kind are in the backend's new kernel state and fire. It
+// does so on a Go base and on a base that C code created.
 func TestReinitKeepsEventsFiring(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		for _, wrapped := range []bool{false, true} {

@@ -65,7 +65,7 @@ func TestProgramHasOneLibevent(t *testing.T) {
 	// Each name is defined by exactly one object file of libevent; a
 	// second copy would show a second definition.
 	for _, name := range []string{"event_base_new", "event_global_setup_locks_", "evhttp_new", "evthread_use_pthreads"} {
-		defs := regexp.MustCompile(`(?m)^[0-9a-f]+ [Tt] ` + regexp.QuoteMeta(name) + `$`).FindAllString(string(out), -1)
+		defs := regexp.MustCompile(`(?m)^[0-9a-f]+ [Tt] `+regexp.QuoteMeta(name)+`$`).FindAllString(string(out), -1)
 		assert.Len(t, defs, 1, "definitions of %s", name)
 	}
 
