@@ -487,12 +487,16 @@ func (l *Listener) SetCallback(fn AcceptFunc) error {
 	defer l.leave()
 	l.mu.Lock()
 	l.acceptFn = fn
+	deliver := fn != nil && !l.disabled && len(l.held) > 0
 	l.mu.Unlock()
 	withCb := C.int(0)
 	if fn != nil {
 		withCb = 1
 	}
 	C.golibevent_listener_set_cb(l.ptr, l.key, withCb)
+	if deliver {
+		return l.base.Post(l.deliverHeld)
+	}
 	return nil
 }
 
@@ -635,10 +639,14 @@ type heldConn struct {
 }
 
 // deliverHeld runs the accept callback for the held connections, on the
-// loop's goroutine, once the listener is enabled again.
+// loop's goroutine, once the listener is enabled again and has a callback.
 func (l *Listener) deliverHeld() {
+	l.guard.begin()
+	defer l.guard.end()
 	l.mu.Lock()
-	if l.disabled || l.life.isClosed() {
+	if l.disabled || l.acceptFn == nil || l.life.isClosed() {
+		// They stay held until Enable or SetCallback, or Close closes
+		// them.
 		l.mu.Unlock()
 		return
 	}
@@ -646,7 +654,7 @@ func (l *Listener) deliverHeld() {
 	l.held = nil
 	l.mu.Unlock()
 	for i, c := range held {
-		if fn == nil || l.life.isClosed() {
+		if l.life.isClosed() {
 			closeHeld(held[i:])
 			return
 		}
