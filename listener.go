@@ -95,10 +95,13 @@ type Listener struct {
 	mu       sync.Mutex // guards the fields below
 	acceptFn AcceptFunc
 	errorFn  ListenerErrorFunc
-	disabled bool          // by the user
-	backoff  time.Duration // the last pause after a resource error
-	retry    *Event        // re-enables the listener after the back-off
-	failing  bool          // an accept error episode has been reported
+	disabled bool // by the user
+	// held are connections that libevent accepted after Disable returned
+	// but before the loop disabled the listener; Enable delivers them.
+	held    []heldConn
+	backoff time.Duration // the last pause after a resource error
+	retry   *Event        // re-enables the listener after the back-off
+	failing bool          // an accept error episode has been reported
 
 	// guard keeps Close, Enable and Disable from another goroutine from
 	// waiting for a running accept callback.
@@ -364,6 +367,11 @@ func (l *Listener) release() {
 	if l.unixPath != "" {
 		os.Remove(l.unixPath)
 	}
+	l.mu.Lock()
+	held := l.held
+	l.held = nil
+	l.mu.Unlock()
+	closeHeld(held)
 	key := l.key
 	l.base.releaseAfterCallbacks(func() { handles.release(key) })
 }
@@ -407,13 +415,19 @@ func (l *Listener) Enable() error {
 		return err
 	}
 	defer l.leave()
-	if l.guard.shouldQueue(l.base) {
-		return l.guard.queue(l.base, func() { l.logQueuedError(op, l.Enable()) })
-	}
 	l.mu.Lock()
 	l.disabled = false
 	retry := l.retry
+	held := len(l.held)
 	l.mu.Unlock()
+	if held > 0 {
+		if err := l.base.Post(l.deliverHeld); err != nil {
+			return err
+		}
+	}
+	if l.guard.shouldQueue(l.base) {
+		return l.guard.queue(l.base, func() { l.logQueuedError(op, l.Enable()) })
+	}
 	if retry != nil {
 		if pending, _, _ := retry.Pending(EvTimeout); pending != 0 {
 			// The back-off timer enables the listener when it expires.
@@ -430,23 +444,28 @@ func (l *Listener) Enable() error {
 // From another goroutine while the loop runs, it runs on the loop's
 // goroutine and waits: evconnlistener_disable from another thread can
 // deadlock with an accept in libevent 2.1. While the accept callback runs,
-// Enable and Disable from another goroutine return at once instead and take
-// effect on the loop after the callback.
+// Enable and Disable from another goroutine return at once instead, and the
+// loop carries them out after the callback. No accept callback starts after
+// Disable returns: connections that libevent accepts until the loop has
+// disabled the listener are held, and Enable hands them to the callback.
 func (l *Listener) Disable() error {
 	const op = "evconnlistener_disable"
 	if err := l.enter(op); err != nil {
 		return err
 	}
 	defer l.leave()
+	// From here on the accept callback holds new connections back, so
+	// none reaches the callback after Disable returns, even while the
+	// disabling itself waits in the queue.
+	l.mu.Lock()
+	l.disabled = true
+	l.mu.Unlock()
 	if l.guard.shouldQueue(l.base) {
 		return l.guard.queue(l.base, func() { l.logQueuedError(op, l.Disable()) })
 	}
 	// NOTE: an accept callback that starts after this check and waits for
 	// this Disable to return still deadlocks with it, because callOnLoop
 	// waits for the loop.
-	l.mu.Lock()
-	l.disabled = true
-	l.mu.Unlock()
 	var r C.int
 	if err := l.base.callOnLoop(func() { r = C.evconnlistener_disable(l.ptr) }); err != nil {
 		return err
@@ -468,12 +487,16 @@ func (l *Listener) SetCallback(fn AcceptFunc) error {
 	defer l.leave()
 	l.mu.Lock()
 	l.acceptFn = fn
+	deliver := fn != nil && !l.disabled && len(l.held) > 0
 	l.mu.Unlock()
 	withCb := C.int(0)
 	if fn != nil {
 		withCb = 1
 	}
 	C.golibevent_listener_set_cb(l.ptr, l.key, withCb)
+	if deliver {
+		return l.base.Post(l.deliverHeld)
+	}
 	return nil
 }
 
@@ -594,6 +617,11 @@ func goListenerAcceptCallback(fd C.evutil_socket_t, sa *C.struct_sockaddr, lengt
 		l.failing = false
 		l.backoff = 0
 	}
+	if l.disabled && fn != nil {
+		l.held = append(l.held, heldConn{fd: int(fd), addr: cSockaddrToAddr(sa, length)})
+		l.mu.Unlock()
+		return
+	}
 	l.mu.Unlock()
 	if fn == nil {
 		unix.Close(int(fd))
@@ -601,6 +629,44 @@ func goListenerAcceptCallback(fd C.evutil_socket_t, sa *C.struct_sockaddr, lengt
 	}
 	defer l.base.recoverCallback()
 	fn(l, int(fd), cSockaddrToAddr(sa, length))
+}
+
+// heldConn is a connection that was accepted while the listener was being
+// disabled.
+type heldConn struct {
+	fd   int
+	addr net.Addr
+}
+
+// deliverHeld runs the accept callback for the held connections, on the
+// loop's goroutine, once the listener is enabled again and has a callback.
+func (l *Listener) deliverHeld() {
+	l.guard.begin()
+	defer l.guard.end()
+	l.mu.Lock()
+	if l.disabled || l.acceptFn == nil || l.life.isClosed() {
+		// They stay held until Enable or SetCallback, or Close closes
+		// them.
+		l.mu.Unlock()
+		return
+	}
+	held, fn := l.held, l.acceptFn
+	l.held = nil
+	l.mu.Unlock()
+	for i, c := range held {
+		if l.life.isClosed() {
+			closeHeld(held[i:])
+			return
+		}
+		fn(l, c.fd, c.addr)
+	}
+}
+
+// closeHeld closes held connections that no callback will get.
+func closeHeld(held []heldConn) {
+	for _, c := range held {
+		unix.Close(c.fd)
+	}
 }
 
 //export goListenerErrorCallback
