@@ -9,8 +9,9 @@ export PATH := $(PATH):/usr/local/go/bin
 
 LINECOUNT := examples/linecount/linecount
 HTTPD := examples/httpd/httpd
+MIXED_C := examples/mixed-c/build/mixed-c
 
-.PHONY: setup setup-test demo test vet bench
+.PHONY: setup setup-test demo mixed-c test vet bench
 
 setup:
 	./third_party/libevent/setup.sh
@@ -33,6 +34,20 @@ demo: setup
 	curl -sS -I http://127.0.0.1:8080/http.h; \
 	curl -sS -o /dev/null -w '/missing: %{http_code}\n' http://127.0.0.1:8080/missing; \
 	wait
+
+# The C program of examples/mixed-c, which shares its event_base and HTTP
+# server with Go code from a c-archive, run for one request to C and one to
+# Go. go test ./examples/mixed-c builds and checks it in make test.
+mixed-c: setup
+	./examples/mixed-c/build.sh
+	@echo "== mixed-c on an ephemeral port of 127.0.0.1; it ends after /go or 30 seconds"
+	./$(MIXED_C) 0 30 > examples/mixed-c/build/output.txt & \
+	port=; for i in 1 2 3 4 5 6 7 8 9 10; do \
+		port=$$(sed -n 's/^mixed-c: listening on 127.0.0.1:\([0-9]*\).*/\1/p' examples/mixed-c/build/output.txt); \
+		[ -n "$$port" ] && break; sleep 0.2; done; \
+	curl -sS http://127.0.0.1:$$port/c; \
+	curl -sS http://127.0.0.1:$$port/go; \
+	wait; cat examples/mixed-c/build/output.txt
 
 vet: setup
 	$(GO) vet ./...

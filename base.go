@@ -55,6 +55,8 @@ type Base struct {
 	method   string
 	features Features
 	noLock   bool
+	// borrowed marks a base from WrapBase, which C code owns and may run.
+	borrowed bool
 
 	running atomic.Bool
 	// directCalls counts the callOnLoop calls that run their function on
@@ -208,7 +210,8 @@ func (b *Base) onLoopThread() bool {
 }
 
 // Close closes the events created on the base, and the buffers that defer
-// their callbacks to it, and frees it (event_base_free). If the loop is running, Close breaks it. Called from
+// their callbacks to it, and frees it (event_base_free). A base from
+// [WrapBase] is not freed, and a loop that C code runs on it keeps running. If the loop is running, Close breaks it. Called from
 // another goroutine, Close waits until the loop has returned (it waits for
 // the callback that is running, if any) and the base is freed. Called from
 // one of the base's callbacks, Close returns at once and the base is freed
@@ -232,8 +235,11 @@ func (b *Base) Close() error {
 		// while the loop is broken. A loop that is about to start would
 		// clear the break, so the Post event, which stays active until a
 		// loop runs it, breaks that loop instead.
-		C.event_active(b.postEvent, C.EV_READ, 0)
-		b.requestBreak()
+		// A loop that C code runs on a borrowed base is left running.
+		if !b.borrowed || b.running.Load() {
+			C.event_active(b.postEvent, C.EV_READ, 0)
+			b.requestBreak()
+		}
 		b.leave()
 	}
 	if !onLoop {
@@ -256,7 +262,9 @@ func (b *Base) free() {
 		c.freeWithBase()
 	}
 	C.event_free(b.postEvent)
-	C.event_base_free(b.ptr)
+	if !b.borrowed {
+		C.event_base_free(b.ptr)
+	}
 	// event_base_free frees pending once-events without running them.
 	for key := range onces {
 		handles.release(key)
@@ -326,6 +334,12 @@ func (b *Base) recoverCallback() {
 }
 
 func (b *Base) notePanic(r any) {
+	if b.borrowed && !b.running.Load() {
+		// C code runs the loop, so no Go call can re-raise the panic.
+		currentLogger().Error("libevent: a callback panicked in a loop that C code runs; the panic is dropped",
+			slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+		return
+	}
 	if b.panicked == nil {
 		b.panicked = &callbackPanic{value: r}
 		l := currentLogger()

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -143,6 +144,9 @@ type BufferEvent struct {
 	// released is set by the first call of release, which base.free and a
 	// filter's release can both reach.
 	released atomic.Bool
+	// guard keeps Close, Enable and Disable from another goroutine from
+	// waiting for a running callback.
+	guard callbackGuard
 }
 
 // bufferEventLinks are a BufferEvent's links to other objects.
@@ -378,7 +382,9 @@ func (bev *BufferEvent) leaveLimits() {
 // Close frees the bufferevent (bufferevent_free), and closes its descriptor
 // if it was created with BEVOptCloseOnFree. Data still in the output buffer
 // is dropped. After Close no callback of the bufferevent starts. It is safe
-// in the bufferevent's own callbacks. Closing twice is harmless.
+// in the bufferevent's own callbacks. Closing twice is harmless. Called from
+// another goroutine while one of the bufferevent's callbacks runs, Close
+// returns at once and the loop frees the bufferevent after the callback.
 func (bev *BufferEvent) Close() error {
 	if bev == nil || bev.st == nil {
 		return nil
@@ -399,9 +405,17 @@ func (bev *BufferEvent) Close() error {
 		// The filter that took it over closes it.
 		return nil
 	}
-	if first, idle := bev.life.close(); first && idle {
-		bev.free()
+	first, idle := bev.life.close()
+	if !first || !idle {
+		return nil
 	}
+	if bev.guard.shouldQueue(b) {
+		// If the base closes before the loop gets to it, Base.free frees
+		// the bufferevent instead.
+		_ = bev.guard.queue(b, bev.free)
+		return nil
+	}
+	bev.free()
 	return nil
 }
 
@@ -445,7 +459,9 @@ func (bev *BufferEvent) Enable(what EventFlags) error {
 	return bev.enableDisable("bufferevent_enable", what, true)
 }
 
-// Disable stops reading, writing or both (bufferevent_disable).
+// Disable stops reading, writing or both (bufferevent_disable). Enable and
+// Disable from another goroutine while one of the bufferevent's callbacks
+// runs return at once and take effect on the loop after the callback.
 func (bev *BufferEvent) Disable(what EventFlags) error {
 	return bev.enableDisable("bufferevent_disable", what, false)
 }
@@ -458,6 +474,13 @@ func (bev *BufferEvent) enableDisable(op string, what EventFlags, enable bool) e
 		return err
 	}
 	defer bev.leave()
+	if bev.guard.shouldQueue(bev.base) {
+		return bev.guard.queue(bev.base, func() {
+			if err := bev.enableDisable(op, what, enable); err != nil && !errors.Is(err, ErrClosed) {
+				currentLogger().Error("libevent: a queued bufferevent call failed", slog.String("op", op), slog.Any("error", err))
+			}
+		})
+	}
 	var r C.int
 	var errno error
 	if enable {
@@ -1079,7 +1102,13 @@ func (bev *BufferEvent) Options() BufferEventOptions {
 //export goBufferEventReadCallback
 func goBufferEventReadCallback(key unsafe.Pointer) {
 	bev, _ := handles.lookup(key).(*BufferEvent)
-	if bev == nil || bev.life.isClosed() {
+	if bev == nil {
+		noteDropped("bufferevent read", -1)
+		return
+	}
+	bev.guard.begin()
+	defer bev.guard.end()
+	if bev.life.isClosed() {
 		noteDropped("bufferevent read", -1)
 		return
 	}
@@ -1094,7 +1123,13 @@ func goBufferEventReadCallback(key unsafe.Pointer) {
 //export goBufferEventWriteCallback
 func goBufferEventWriteCallback(key unsafe.Pointer) {
 	bev, _ := handles.lookup(key).(*BufferEvent)
-	if bev == nil || bev.life.isClosed() {
+	if bev == nil {
+		noteDropped("bufferevent write", -1)
+		return
+	}
+	bev.guard.begin()
+	defer bev.guard.end()
+	if bev.life.isClosed() {
 		noteDropped("bufferevent write", -1)
 		return
 	}
@@ -1109,7 +1144,13 @@ func goBufferEventWriteCallback(key unsafe.Pointer) {
 //export goBufferEventEventCallback
 func goBufferEventEventCallback(what C.short, errnum C.int, key unsafe.Pointer) {
 	bev, _ := handles.lookup(key).(*BufferEvent)
-	if bev == nil || bev.life.isClosed() {
+	if bev == nil {
+		noteDropped("bufferevent event", -1)
+		return
+	}
+	bev.guard.begin()
+	defer bev.guard.end()
+	if bev.life.isClosed() {
 		noteDropped("bufferevent event", -1)
 		return
 	}

@@ -245,6 +245,10 @@ func goEventCallback(fd C.evutil_socket_t, what C.short, key unsafe.Pointer) {
 		return
 	}
 	defer e.base.recoverCallback()
+	if e.sig != nil {
+		e.runSignalCallback(EventFlags(what))
+		return
+	}
 	e.fn(e, EventFlags(what))
 }
 

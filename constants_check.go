@@ -35,7 +35,7 @@ func _() {
 	_ = x[EvET-C.EV_ET]
 	_ = x[EvClosed-C.EV_CLOSED]
 	_ = x[maxPriorities-C.EVENT_MAX_PRIORITIES]
-	_ = x[evSignal-C.EV_SIGNAL]
+	_ = x[EvSignal-C.EV_SIGNAL]
 	_ = x[evFinalize-C.EV_FINALIZE]
 	_ = x[BufferDrainsToFd-C.EVBUFFER_FLAG_DRAINS_TO_FD]
 	_ = x[EOLAny-C.EVBUFFER_EOL_ANY]

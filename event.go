@@ -37,10 +37,12 @@ const (
 	// EvClosed waits for the peer to close the connection, on backends with
 	// FeatureEarlyClose (epoll and poll on Linux).
 	EvClosed EventFlags = 0x80
+	// EvSignal marks a signal event (see [Base.NewSignalEvent]) and
+	// reports that its signal arrived.
+	EvSignal EventFlags = 0x08
 
-	// evSignal and evFinalize are flags of libevent that the package does
-	// not accept yet; String names them.
-	evSignal   EventFlags = 0x08
+	// evFinalize is a flag of libevent that the package does not accept
+	// yet; String names it.
 	evFinalize EventFlags = 0x40
 
 	ioFlags        = EvRead | EvWrite | EvClosed
@@ -55,7 +57,7 @@ var eventFlagNames = []struct {
 	{EvTimeout, "EvTimeout"},
 	{EvRead, "EvRead"},
 	{EvWrite, "EvWrite"},
-	{evSignal, "EvSignal"},
+	{EvSignal, "EvSignal"},
 	{EvPersist, "EvPersist"},
 	{EvET, "EvET"},
 	{evFinalize, "EvFinalize"},
@@ -93,6 +95,9 @@ type Event struct {
 	fd     int
 	events EventFlags
 	fn     EventFunc
+	// sig is the signal source of an event from NewSignalEvent, nil for
+	// other events.
+	sig *signalSource
 }
 
 // NewEvent creates an event on fd that waits for the conditions in what and
@@ -110,6 +115,9 @@ func (b *Base) NewEvent(fd int, what EventFlags, fn EventFunc) (*Event, error) {
 	const op = "event_new"
 	if fn == nil {
 		return nil, invalidError(op, "nil callback")
+	}
+	if what&EvSignal != 0 {
+		return nil, invalidError(op, "EvSignal is not accepted here; use NewSignalEvent")
 	}
 	if err := b.checkEventArgs(op, fd, what, allEventFlags); err != nil {
 		return nil, err
@@ -290,12 +298,18 @@ func (e *Event) free() {
 	}
 	C.event_free(e.ptr)
 	handles.release(e.key)
+	if e.sig != nil {
+		e.sig.close()
+	}
 }
 
 func (e *Event) freeWithBase() {
 	e.life.close()
 	C.event_free(e.ptr)
 	handles.release(e.key)
+	if e.sig != nil {
+		e.sig.close()
+	}
 }
 
 // Close deletes the event and frees it (event_free). It is safe in the
@@ -355,6 +369,9 @@ func (e *Event) add(timeoutMicros int64) error {
 	if r != 0 {
 		return opError(op, errno)
 	}
+	if e.sig != nil {
+		e.sig.start()
+	}
 	return nil
 }
 
@@ -381,6 +398,9 @@ func (e *Event) AddCommonTimeout(ct *CommonTimeout) error {
 	r, errno := C.event_add(e.ptr, &tv)
 	if r != 0 {
 		return opError(op, errno)
+	}
+	if e.sig != nil {
+		e.sig.start()
 	}
 	return nil
 }
@@ -412,6 +432,10 @@ func (e *Event) del(op string, call func(*C.struct_event) C.int) error {
 	if call(e.ptr) != 0 {
 		return opError(op, nil)
 	}
+	if e.sig != nil {
+		e.sig.removed.Store(true)
+		e.sig.stop()
+	}
 	return nil
 }
 
@@ -431,9 +455,14 @@ func (e *Event) RemoveTimer() error {
 
 // Activate makes the event active as if the conditions in what had occurred
 // (event_active). Its callback runs in the next round of callbacks, whether
-// or not the event is pending. It may be called from any goroutine.
+// or not the event is pending. It may be called from any goroutine. A signal
+// event accepts only EvSignal, which counts as one more delivery of the
+// signal; its callback runs only while the event is pending.
 func (e *Event) Activate(what EventFlags) error {
 	const op = "event_active"
+	if e != nil && e.sig != nil {
+		return e.activateSignal(op, what)
+	}
 	if what&^activatedFlags != 0 {
 		return invalidError(op, "unsupported flags %v; use EvTimeout, EvRead, EvWrite or EvClosed", what&^activatedFlags)
 	}
@@ -450,18 +479,35 @@ func (e *Event) Activate(what EventFlags) error {
 // includes EvTimeout, left is the time until the timeout expires on the
 // base's monotonic clock, or zero if it has passed. left is exact when
 // Pending runs on the loop's goroutine or while the loop is not running.
+// For a signal event, what may contain EvSignal.
 func (e *Event) Pending(what EventFlags) (pending EventFlags, left time.Duration, err error) {
 	const op = "event_pending"
-	if what&^activatedFlags != 0 {
-		return 0, 0, invalidError(op, "unsupported flags %v", what&^activatedFlags)
+	allowed := activatedFlags
+	if e != nil && e.sig != nil {
+		allowed = EvSignal | EvTimeout
+	}
+	if what&^allowed != 0 {
+		return 0, 0, invalidError(op, "unsupported flags %v", what&^allowed)
 	}
 	if err := e.enter(op); err != nil {
 		return 0, 0, err
 	}
 	defer e.leave()
+	query := what
+	if e.sig != nil {
+		// The libevent event of a signal event waits for its eventfd to
+		// become readable.
+		query = what &^ EvSignal
+		if what&EvSignal != 0 {
+			query |= EvRead
+		}
+	}
 	var leftMicros C.int64_t
-	r := C.golibevent_event_pending(e.ptr, C.short(what), &leftMicros)
-	return EventFlags(r), time.Duration(leftMicros) * time.Microsecond, nil
+	r := EventFlags(C.golibevent_event_pending(e.ptr, C.short(query), &leftMicros))
+	if e.sig != nil && r&EvRead != 0 {
+		r = r&^EvRead | EvSignal
+	}
+	return r, time.Duration(leftMicros) * time.Microsecond, nil
 }
 
 // SetPriority sets the event's priority, from 0 (first) to the base's

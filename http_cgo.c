@@ -225,3 +225,22 @@ int golibevent_http_bound_addr(struct evhttp_bound_socket *bound,
 	*len = (int)n;
 	return 0;
 }
+
+/* ---- interop with C code that owns the server or the request ---- */
+
+void golibevent_http_clear_gencb(struct evhttp *http)
+{
+	evhttp_set_gencb(http, NULL, NULL);
+}
+
+struct event_base *golibevent_http_request_base(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+
+	return evcon == NULL ? NULL : evhttp_connection_get_base(evcon);
+}
+
+int golibevent_http_request_is_incoming(struct evhttp_request *req)
+{
+	return req->kind == EVHTTP_REQUEST;
+}

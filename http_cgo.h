@@ -80,4 +80,18 @@ void golibevent_http_clear_listener_error_cb(struct evconnlistener *lev);
 int golibevent_http_bound_addr(struct evhttp_bound_socket *bound,
     struct sockaddr_storage *ss, int *len);
 
+/* ---- interop with C code that owns the server or the request ---- */
+
+/* Removes the generic callback (evhttp_set_gencb with NULL), so that
+ * requests no path matches get 404. */
+void golibevent_http_clear_gencb(struct evhttp *http);
+
+/* Returns the base of the request's connection, or NULL when the request
+ * has no connection. */
+struct event_base *golibevent_http_request_base(struct evhttp_request *req);
+
+/* Returns 1 for a request that a server received, 0 for one that a client
+ * sends. */
+int golibevent_http_request_is_incoming(struct evhttp_request *req);
+
 #endif

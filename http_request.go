@@ -130,6 +130,10 @@ type Request struct {
 	// gone is the error that calls return once ptr is nil.
 	gone error
 
+	// noCompleteHook marks a request whose completion callback belongs to
+	// C code: one from WrapRequest or from a server from WrapHTTPServer.
+	noCompleteHook bool
+
 	input      *Buffer  // made by InputBuffer on first use
 	inHeaders  *Headers // made by InputHeaders on first use
 	outHeaders *Headers // made by OutputHeaders on first use
@@ -419,9 +423,15 @@ func (r *Request) Base() *Base {
 // been written and just before libevent frees the request
 // (evhttp_request_set_on_complete_cb). fn receives the Request, which can
 // no longer be used then. It does not run when the client went away before
-// the reply was written, or when the server was closed first.
+// the reply was written, or when the server was closed first. It fails
+// for a request from [WrapRequest] or from a server from [WrapHTTPServer],
+// whose completion callback belongs to C code.
 func (r *Request) OnComplete(fn func(r *Request)) error {
-	return r.call("evhttp_request_set_on_complete_cb", func(*C.struct_evhttp_request) error {
+	const op = "evhttp_request_set_on_complete_cb"
+	if r != nil && r.noCompleteHook {
+		return invalidError(op, "a request that C code owns keeps its own completion callback")
+	}
+	return r.call(op, func(*C.struct_evhttp_request) error {
 		r.cbMu.Lock()
 		r.onComplete = fn
 		r.cbMu.Unlock()

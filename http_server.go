@@ -57,6 +57,9 @@ type Server struct {
 	root *Server
 	// parent is the server a virtual host was added to, or nil.
 	parent *Server
+	// borrowed marks a server from WrapHTTPServer, which C code owns: Close
+	// removes what Go added to it instead of freeing it.
+	borrowed bool
 
 	mu      sync.Mutex // guards the fields below
 	generic HandlerFunc
@@ -77,6 +80,9 @@ type Server struct {
 	// contexts of the requests that the http.Handler adapter is serving.
 	closed       context.Context
 	cancelClosed context.CancelFunc
+	// gencbSet records that HandleDefault installed the package's generic
+	// callback on a borrowed server, in place of the one C code set.
+	gencbSet bool
 }
 
 // pathHandler is the callback argument of one evhttp_set_cb path.
@@ -227,6 +233,10 @@ func (s *Server) release() {
 		s.releaseKeys()
 		return
 	}
+	if s.borrowed {
+		s.releaseBorrowed()
+		return
+	}
 
 	s.mu.Lock()
 	pending := make([]*Request, 0, len(s.requests))
@@ -360,11 +370,24 @@ func (s *Server) Handle(path string, fn HandlerFunc) error {
 
 // HandleDefault sets fn as the handler of requests that no Handle path
 // matches (evhttp_set_gencb). With none set, such requests get 404.
+//
+// On a server from [WrapHTTPServer], a non-nil fn replaces the generic
+// callback that C code set, which libevent cannot report, so a nil fn or
+// Close leaves the server with none: unmatched requests then get 404.
 func (s *Server) HandleDefault(fn HandlerFunc) error {
 	return s.do("evhttp_set_gencb", func() error {
 		s.mu.Lock()
 		s.generic = fn
+		install := s.borrowed && fn != nil && !s.gencbSet
+		remove := s.borrowed && fn == nil && s.gencbSet
+		s.gencbSet = s.borrowed && fn != nil
 		s.mu.Unlock()
+		if install {
+			C.golibevent_http_set_gencb(s.ptr, s.key)
+		}
+		if remove {
+			C.golibevent_http_clear_gencb(s.ptr)
+		}
 		return nil
 	})
 }
@@ -680,9 +703,18 @@ func (s *Server) dispatch(req *C.struct_evhttp_request, fn HandlerFunc) {
 		return
 	}
 	root.requests[r] = struct{}{}
-	root.completing[req] = r
+	if root.borrowed {
+		// The completion callback of a request is one slot, which the C
+		// owner of a borrowed server may use, and the server's key would
+		// have to outlive Close for as long as C code serves requests.
+		r.noCompleteHook = true
+	} else {
+		root.completing[req] = r
+	}
 	root.mu.Unlock()
-	C.golibevent_http_set_on_complete(req, root.key)
+	if !root.borrowed {
+		C.golibevent_http_set_on_complete(req, root.key)
+	}
 	if fn == nil {
 		r.SendError(404, "")
 		return

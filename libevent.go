@@ -54,6 +54,72 @@
 // running. A base created with [NoLock] has no locks: calls from another
 // goroutine while its loop runs return an error that matches [ErrNoLock].
 //
+// Where each method may be called while the loop runs on another goroutine:
+//
+//	method                                  from any goroutine
+//	--------------------------------------  ------------------------------------
+//	Base.Post, LoopBreak, LoopExit,         yes
+//	ActivateFd, Close
+//	Event.Add, AddTimeout, Del, Activate,   yes (Del and Close wait for the
+//	Pending, Close                          event's running callback)
+//	Base.NewEvent, NewSignalEvent, Once     yes
+//	BufferEvent methods                     only with BEVOptThreadSafe, else
+//	                                        ErrNotThreadSafe
+//	Listener methods                        only with LEVOptThreadSafe, else
+//	                                        ErrNotThreadSafe
+//	Buffer methods                          only after Buffer.EnableLocking
+//	Base.SetPriorities, LoopContinue,       the loop's goroutine (a callback)
+//	RunningEvent, Event.SetPriority
+//	Group.Run, Group.Close                  yes
+//
+// Everything else belongs to the loop's goroutine, or to any goroutine while
+// the loop is not running. Called from another goroutine while one of the
+// object's own callbacks runs, BufferEvent.Close, Enable and Disable and
+// Listener.Close, Enable and Disable return at once, and the loop carries
+// them out after the callback.
+//
+// # Signals
+//
+// [Base.NewSignalEvent] delivers signals through os/signal rather than
+// libevent's C handler, which libevent 2.1.12 installs without the
+// SA_ONSTACK flag that Go requires. The callback runs on the loop's thread,
+// every base may have signal events, channels registered with
+// signal.Notify receive the signal too, and Go's handling of the signal
+// returns once the event is deleted.
+//
+// A write to a closed peer raises SIGPIPE on the thread that runs the loop.
+// Go's runtime ignores it on a goroutine, and the bufferevent reports EPIPE.
+// On a thread that C code created, Go's runtime passes SIGPIPE to the
+// default action, which ends the process, so such a thread must block
+// SIGPIPE (pthread_sigmask) before it runs a loop, or the process must
+// ignore it.
+//
+// # Interop with C
+//
+// [Base.C] returns the struct event_base *, and [WrapBase] wraps one that C
+// code owns, which C code may also run on its own thread; Go callbacks then
+// run on that thread. [Buffer.C], [WrapBuffer] and [BufferEvent.C] do the
+// same for evbuffers and bufferevents. [Server.C], [Request.C],
+// [WrapHTTPServer] and [WrapRequest] let Go handlers serve on an evhttp
+// that C code owns, or reply to a request that a C handler hands over.
+// examples/mixed-c is a C program that links the package as a c-archive
+// and shares its loop and HTTP server with Go. The c-archive contains no
+// libevent, so its build links libevent's static archives once.
+//
+// After fork, the child's base shares the parent's kernel state, such as
+// the epoll descriptor, until event_reinit ([Base.Reinit]) gives it its
+// own and adds the pending events again. A C host that forks must call
+// event_reinit in the child before the child uses the base. Go's runtime
+// does not survive fork without exec (only the forking thread exists in
+// the child), so the child calls event_reinit from C on the pointer from
+// [Base.C] and does not call into Go.
+//
+// # All cores
+//
+// A base runs its callbacks one at a time. [Group] runs one base per core,
+// each on its own goroutine locked to its OS thread, with SO_REUSEPORT
+// listeners from [Group.Listen] so that the kernel spreads connections.
+//
 // # Callbacks
 //
 // C code never holds a Go pointer. libevent is given a key from a handle

@@ -32,6 +32,10 @@ func runChildProcess(name string) {
 		runEmfileChild()
 	case "clients":
 		runClientsChild()
+	case "signal":
+		runSignalChild()
+	case "sigpipe":
+		runSIGPIPEChild()
 	case "fatal":
 		SetLogger(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
 		raiseFatalErrorForTest()

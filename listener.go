@@ -95,10 +95,17 @@ type Listener struct {
 	mu       sync.Mutex // guards the fields below
 	acceptFn AcceptFunc
 	errorFn  ListenerErrorFunc
-	disabled bool          // by the user
-	backoff  time.Duration // the last pause after a resource error
-	retry    *Event        // re-enables the listener after the back-off
-	failing  bool          // an accept error episode has been reported
+	disabled bool // by the user
+	// held are connections that libevent accepted after Disable returned
+	// but before the loop disabled the listener; Enable delivers them.
+	held    []heldConn
+	backoff time.Duration // the last pause after a resource error
+	retry   *Event        // re-enables the listener after the back-off
+	failing bool          // an accept error episode has been reported
+
+	// guard keeps Close, Enable and Disable from another goroutine from
+	// waiting for a running accept callback.
+	guard callbackGuard
 }
 
 // Listen creates a listener bound to address (evconnlistener_new_bind).
@@ -360,13 +367,20 @@ func (l *Listener) release() {
 	if l.unixPath != "" {
 		os.Remove(l.unixPath)
 	}
+	l.mu.Lock()
+	held := l.held
+	l.held = nil
+	l.mu.Unlock()
+	closeHeld(held)
 	key := l.key
 	l.base.releaseAfterCallbacks(func() { handles.release(key) })
 }
 
 // Close frees the listener (evconnlistener_free), which closes its socket if
 // it has LEVOptCloseOnFree. No accept callback starts after Close. Closing
-// twice is harmless.
+// twice is harmless. Called from another goroutine while the accept callback
+// runs, Close returns at once, and the loop frees the listener and closes
+// its socket after the callback.
 func (l *Listener) Close() error {
 	if l == nil || l.ptr == nil {
 		return nil
@@ -380,9 +394,17 @@ func (l *Listener) Close() error {
 	if l.options&LEVOptThreadSafe == 0 && !b.noLock && b.running.Load() && !b.onLoopThread() {
 		return wrapError("evconnlistener_free", ErrNotThreadSafe)
 	}
-	if first, idle := l.life.close(); first && idle {
-		l.free()
+	first, idle := l.life.close()
+	if !first || !idle {
+		return nil
 	}
+	if l.guard.shouldQueue(b) {
+		// If the base closes before the loop gets to it, Base.free frees
+		// the listener instead.
+		_ = l.guard.queue(b, l.free)
+		return nil
+	}
+	l.free()
 	return nil
 }
 
@@ -396,7 +418,16 @@ func (l *Listener) Enable() error {
 	l.mu.Lock()
 	l.disabled = false
 	retry := l.retry
+	held := len(l.held)
 	l.mu.Unlock()
+	if held > 0 {
+		if err := l.base.Post(l.deliverHeld); err != nil {
+			return err
+		}
+	}
+	if l.guard.shouldQueue(l.base) {
+		return l.guard.queue(l.base, func() { l.logQueuedError(op, l.Enable()) })
+	}
 	if retry != nil {
 		if pending, _, _ := retry.Pending(EvTimeout); pending != 0 {
 			// The back-off timer enables the listener when it expires.
@@ -412,16 +443,29 @@ func (l *Listener) Enable() error {
 // Disable stops accepting connections until Enable (evconnlistener_disable).
 // From another goroutine while the loop runs, it runs on the loop's
 // goroutine and waits: evconnlistener_disable from another thread can
-// deadlock with an accept in libevent 2.1.
+// deadlock with an accept in libevent 2.1. While the accept callback runs,
+// Enable and Disable from another goroutine return at once instead, and the
+// loop carries them out after the callback. No accept callback starts after
+// Disable returns: connections that libevent accepts until the loop has
+// disabled the listener are held, and Enable hands them to the callback.
 func (l *Listener) Disable() error {
 	const op = "evconnlistener_disable"
 	if err := l.enter(op); err != nil {
 		return err
 	}
 	defer l.leave()
+	// From here on the accept callback holds new connections back, so
+	// none reaches the callback after Disable returns, even while the
+	// disabling itself waits in the queue.
 	l.mu.Lock()
 	l.disabled = true
 	l.mu.Unlock()
+	if l.guard.shouldQueue(l.base) {
+		return l.guard.queue(l.base, func() { l.logQueuedError(op, l.Disable()) })
+	}
+	// NOTE: an accept callback that starts after this check and waits for
+	// this Disable to return still deadlocks with it, because callOnLoop
+	// waits for the loop.
 	var r C.int
 	if err := l.base.callOnLoop(func() { r = C.evconnlistener_disable(l.ptr) }); err != nil {
 		return err
@@ -443,12 +487,16 @@ func (l *Listener) SetCallback(fn AcceptFunc) error {
 	defer l.leave()
 	l.mu.Lock()
 	l.acceptFn = fn
+	deliver := fn != nil && !l.disabled && len(l.held) > 0
 	l.mu.Unlock()
 	withCb := C.int(0)
 	if fn != nil {
 		withCb = 1
 	}
 	C.golibevent_listener_set_cb(l.ptr, l.key, withCb)
+	if deliver {
+		return l.base.Post(l.deliverHeld)
+	}
 	return nil
 }
 
@@ -551,7 +599,14 @@ func cSockaddrToAddr(sa *C.struct_sockaddr, length C.int) net.Addr {
 //export goListenerAcceptCallback
 func goListenerAcceptCallback(fd C.evutil_socket_t, sa *C.struct_sockaddr, length C.int, key unsafe.Pointer) {
 	l, _ := handles.lookup(key).(*Listener)
-	if l == nil || l.life.isClosed() {
+	if l == nil {
+		unix.Close(int(fd))
+		noteDropped("listener accept", int(fd))
+		return
+	}
+	l.guard.begin()
+	defer l.guard.end()
+	if l.life.isClosed() {
 		unix.Close(int(fd))
 		noteDropped("listener accept", int(fd))
 		return
@@ -562,6 +617,11 @@ func goListenerAcceptCallback(fd C.evutil_socket_t, sa *C.struct_sockaddr, lengt
 		l.failing = false
 		l.backoff = 0
 	}
+	if l.disabled && fn != nil {
+		l.held = append(l.held, heldConn{fd: int(fd), addr: cSockaddrToAddr(sa, length)})
+		l.mu.Unlock()
+		return
+	}
 	l.mu.Unlock()
 	if fn == nil {
 		unix.Close(int(fd))
@@ -569,6 +629,44 @@ func goListenerAcceptCallback(fd C.evutil_socket_t, sa *C.struct_sockaddr, lengt
 	}
 	defer l.base.recoverCallback()
 	fn(l, int(fd), cSockaddrToAddr(sa, length))
+}
+
+// heldConn is a connection that was accepted while the listener was being
+// disabled.
+type heldConn struct {
+	fd   int
+	addr net.Addr
+}
+
+// deliverHeld runs the accept callback for the held connections, on the
+// loop's goroutine, once the listener is enabled again and has a callback.
+func (l *Listener) deliverHeld() {
+	l.guard.begin()
+	defer l.guard.end()
+	l.mu.Lock()
+	if l.disabled || l.acceptFn == nil || l.life.isClosed() {
+		// They stay held until Enable or SetCallback, or Close closes
+		// them.
+		l.mu.Unlock()
+		return
+	}
+	held, fn := l.held, l.acceptFn
+	l.held = nil
+	l.mu.Unlock()
+	for i, c := range held {
+		if l.life.isClosed() {
+			closeHeld(held[i:])
+			return
+		}
+		fn(l, c.fd, c.addr)
+	}
+}
+
+// closeHeld closes held connections that no callback will get.
+func closeHeld(held []heldConn) {
+	for _, c := range held {
+		unix.Close(c.fd)
+	}
 }
 
 //export goListenerErrorCallback
@@ -647,4 +745,12 @@ func (l *Listener) scheduleRetry(backoff time.Duration) {
 		l.mu.Unlock()
 	}
 	_ = retry.AddTimeout(backoff)
+}
+
+// logQueuedError logs the error of a call that was queued to the loop, whose
+// caller has already returned.
+func (l *Listener) logQueuedError(op string, err error) {
+	if err != nil && !errors.Is(err, ErrClosed) {
+		currentLogger().Error("libevent: a queued listener call failed", slog.String("op", op), slog.Any("error", err))
+	}
 }

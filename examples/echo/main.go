@@ -22,6 +22,8 @@
 //	                        its own OS thread with its own SO_REUSEPORT
 //	                        listener on the same port, so that the kernel
 //	                        spreads connections over N cores
+//	-cores N                one base per core on N cores (libevent.Group),
+//	                        or on every CPU with -1; replaces -workers
 //	-reuseport              set SO_REUSEPORT also with one worker, so that
 //	                        several processes can share the port
 //	-max-queued BYTES       stop reading from a client that does not read
@@ -53,6 +55,8 @@ func main() {
 		"libevent backend: epoll, epoll-changelist, poll or select (default: libevent's choice)")
 	flag.IntVar(&cfg.workers, "workers", cfg.workers,
 		"number of event loops, each on its own goroutine with its own SO_REUSEPORT listener")
+	flag.IntVar(&cfg.cores, "cores", cfg.cores,
+		"number of cores to use, one event loop each, or -1 for every CPU; replaces -workers when not 0")
 	flag.BoolVar(&cfg.reusePort, "reuseport", cfg.reusePort,
 		"set SO_REUSEPORT on the listener even with one worker")
 	flag.IntVar(&cfg.maxQueued, "max-queued", cfg.maxQueued,
@@ -60,7 +64,7 @@ func main() {
 	verbose := flag.Bool("v", false, "log every connection at debug level")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(),
-			"usage: echo [-listen addr] [-backend name] [-workers n] [-reuseport] [-max-queued bytes] [-v]\n"+
+			"usage: echo [-listen addr] [-backend name] [-workers n] [-cores n] [-reuseport] [-max-queued bytes] [-v]\n"+
 				"Runs a TCP echo server until SIGINT or SIGTERM.\n")
 		flag.PrintDefaults()
 	}

@@ -332,6 +332,29 @@ func TestWorkersShareThePort(t *testing.T) {
 	}
 }
 
+// TestCoresFlagSpreadsConnections checks that -cores 2 runs two bases that
+// both accept connections on the shared port.
+func TestCoresFlagSpreadsConnections(t *testing.T) {
+	for _, backend := range []string{"epoll", "poll"} {
+		t.Run(backend, func(t *testing.T) {
+			const clients = 200
+			srv := startServer(t, config{backend: backend, workers: 1, cores: 2, maxQueued: 1 << 20})
+			require.Len(t, srv.workers, 2)
+			for i := range clients {
+				conn := dial(t, srv.Addr())
+				message := []byte(fmt.Sprintf("client %d", i))
+				reply, err := roundTrip(conn, message)
+				require.NoError(t, err)
+				require.Equal(t, string(message), string(reply))
+			}
+			require.NoError(t, srv.stop(t))
+			for _, w := range srv.workers {
+				assert.Positive(t, w.accepted.Load(), "worker %d accepted no connection", w.id)
+			}
+		})
+	}
+}
+
 func TestNewServerRejectsBadConfig(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cases := map[string]config{
@@ -341,6 +364,7 @@ func TestNewServerRejectsBadConfig(t *testing.T) {
 		"host name":         {listen: "localhost:0", workers: 1, maxQueued: 1},
 		"no port":           {listen: "127.0.0.1", workers: 1, maxQueued: 1},
 		"port out of range": {listen: "127.0.0.1:70000", workers: 1, maxQueued: 1},
+		"negative cores":    {listen: "127.0.0.1:0", workers: 1, cores: -2, maxQueued: 1},
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
+	"runtime"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -22,9 +22,12 @@ const readBufferSize = 64 << 10
 
 // config is the server's configuration, which main fills from the flags.
 type config struct {
-	listen    string
-	backend   string
-	workers   int
+	listen  string
+	backend string
+	workers int
+	// cores, when not 0, replaces workers: a number of bases, or -1 for
+	// one per CPU.
+	cores     int
 	reusePort bool
 	// maxQueued is the number of bytes of replies waiting in a
 	// connection's output buffer above which the server stops reading
@@ -54,8 +57,11 @@ func baseConfig(backend string) *libevent.Config {
 // newServer and run it once with Run.
 type server struct {
 	logger  *slog.Logger
+	group   *libevent.Group
 	workers []*worker
-	addr    net.Addr
+	// byBase maps each base to its worker, for the shared accept callback.
+	byBase map[*libevent.Base]*worker
+	addr   net.Addr
 }
 
 // worker is one event base with its listener. Its connections' callbacks
@@ -74,43 +80,57 @@ type worker struct {
 }
 
 // newServer creates the bases and binds the listeners. With more than one
-// worker, or with reusePort, each listener sets SO_REUSEPORT, and the
-// listeners after the first bind the port that the first one got, so that
-// port 0 works too.
+// worker, or with reusePort, each base gets its own listener with
+// SO_REUSEPORT on the same port (libevent.Group.Listen), and the listeners
+// after the first bind the port that the first one got, so that port 0
+// works too.
 func newServer(cfg config, logger *slog.Logger) (*server, error) {
-	if cfg.workers < 1 {
-		return nil, fmt.Errorf("invalid number of workers %d: it must be at least 1", cfg.workers)
+	workers := cfg.workers
+	switch {
+	case cfg.cores > 0:
+		workers = cfg.cores
+	case cfg.cores == -1:
+		workers = runtime.NumCPU()
+	case cfg.cores < -1:
+		return nil, fmt.Errorf("invalid cores %d: use a positive number, or -1 for one per CPU", cfg.cores)
+	}
+	if workers < 1 {
+		return nil, fmt.Errorf("invalid number of workers %d: it must be at least 1", workers)
 	}
 	if cfg.maxQueued < 1 {
 		return nil, fmt.Errorf("invalid max-queued %d: it must be at least 1 byte", cfg.maxQueued)
 	}
-	options := libevent.LEVOptReusable | libevent.LEVOptCloseOnExec
-	if cfg.workers > 1 || cfg.reusePort {
-		options |= libevent.LEVOptReusablePort
-	}
 
-	s := &server{logger: logger}
-	address := cfg.listen
-	for i := 0; i < cfg.workers; i++ {
-		base, err := libevent.NewBase(baseConfig(cfg.backend))
-		if err != nil {
-			s.close()
-			return nil, fmt.Errorf("create event base for backend %q: %w", cfg.backend, err)
-		}
+	group, err := libevent.NewGroup(workers, baseConfig(cfg.backend))
+	if err != nil {
+		return nil, fmt.Errorf("create event bases for backend %q: %w", cfg.backend, err)
+	}
+	s := &server{logger: logger, group: group, byBase: make(map[*libevent.Base]*worker)}
+	for i, base := range group.Bases() {
 		w := &worker{id: i, base: base, logger: logger, buf: make([]byte, readBufferSize), maxQueued: cfg.maxQueued}
 		s.workers = append(s.workers, w)
-		l, err := base.Listen("tcp", address, options, -1, w.accept)
+		s.byBase[base] = w
+	}
+
+	options := libevent.LEVOptReusable | libevent.LEVOptCloseOnExec
+	var first *libevent.Listener
+	if workers > 1 || cfg.reusePort {
+		listeners, err := group.Listen("tcp", cfg.listen, options, -1, s.accept)
 		if err != nil {
 			s.close()
-			return nil, fmt.Errorf("listen on %s: %w", address, err)
+			return nil, fmt.Errorf("listen on %s: %w", cfg.listen, err)
 		}
-		if i == 0 {
-			if s.addr, err = l.Addr(); err != nil {
-				s.close()
-				return nil, err
-			}
-			address = s.addr.String()
+		first = listeners[0]
+	} else {
+		first, err = s.workers[0].base.Listen("tcp", cfg.listen, options, -1, s.accept)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("listen on %s: %w", cfg.listen, err)
 		}
+	}
+	if s.addr, err = first.Addr(); err != nil {
+		s.close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -122,41 +142,31 @@ func (s *server) Addr() net.Addr {
 
 // close frees every base, which closes its listener and its connections.
 func (s *server) close() {
-	for _, w := range s.workers {
-		if err := w.base.Close(); err != nil {
-			s.logger.Error("close event base", "worker", w.id, "error", err)
-		}
+	if err := s.group.Close(); err != nil {
+		s.logger.Error("close event bases", "error", err)
 	}
 }
 
-// Run runs every worker's loop on its own goroutine until ctx is done, then
-// closes the listeners and every open connection. It returns nil when ctx
-// stopped it, or the error of the first loop that failed, which stops the
-// others too.
+// accept hands a new connection to the worker whose base accepted it. The
+// map is complete before any listener exists, so reading it needs no lock.
+func (s *server) accept(l *libevent.Listener, fd int, peer net.Addr) {
+	s.byBase[l.Base()].accept(l, fd, peer)
+}
+
+// Run runs every worker's loop on its own goroutine, locked to its own OS
+// thread, until ctx is done, then closes the listeners and every open
+// connection. It returns nil when ctx stopped it, or the error of the first
+// loop that failed, which stops the others too.
 func (s *server) Run(ctx context.Context) error {
 	s.logger.Info("echo server started", "addr", s.addr.String(),
 		"backend", s.workers[0].base.Method(), "workers", len(s.workers))
 
-	loopCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make([]error, len(s.workers))
-	var wg sync.WaitGroup
-	for i, w := range s.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := w.base.Run(loopCtx)
-			if loopCtx.Err() != nil && (err == nil || errors.Is(err, loopCtx.Err())) {
-				return
-			}
-			if err == nil {
-				err = errors.New("event loop returned before the server was stopped")
-			}
-			errs[i] = fmt.Errorf("worker %d: %w", w.id, err)
-			cancel()
-		}()
+	err := s.group.Run(ctx)
+	reason := err
+	if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
+		reason = context.Cause(ctx)
+		err = nil
 	}
-	wg.Wait()
 	s.close()
 
 	var accepted, failed, pauses int64
@@ -165,8 +175,7 @@ func (s *server) Run(ctx context.Context) error {
 		failed += w.failed.Load()
 		pauses += w.pauses.Load()
 	}
-	err := errors.Join(errs...)
-	s.logger.Info("echo server stopped", "addr", s.addr.String(), "reason", context.Cause(loopCtx),
+	s.logger.Info("echo server stopped", "addr", s.addr.String(), "reason", reason,
 		"accepted", accepted, "failed", failed, "pauses", pauses)
 	return err
 }

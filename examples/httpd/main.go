@@ -8,8 +8,8 @@
 // GET and HEAD of a file under -root return it with a content type chosen
 // from its extension; a directory returns its index.html if it has one.
 // Paths that leave the root (through "..", or a symbolic link that points
-// outside it) get 404, like files that do not exist. Ctrl-C or SIGTERM
-// stops the server.
+// outside it) get 404, like files that do not exist. SIGINT (Ctrl-C) or
+// SIGTERM closes the server and exits with status 0.
 //
 // Flags:
 //
@@ -29,7 +29,6 @@ import (
 	"mime"
 	"net/url"
 	"os"
-	"os/signal"
 	"path"
 	"path/filepath"
 	"strings"
@@ -52,8 +51,7 @@ func main() {
 }
 
 func run(listen, root string, runFor time.Duration) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := context.Background()
 	if runFor > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, runFor)
@@ -65,6 +63,25 @@ func run(listen, root string, runFor time.Duration) error {
 		return err
 	}
 	defer b.Close()
+
+	// SIGINT and SIGTERM arrive as signal events on the loop, which stop
+	// it; the deferred calls then close the server and the base.
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		ev, err := b.NewSignalEvent(sig, 0, func(*libevent.Event, libevent.EventFlags) {
+			slog.Info("httpd: stopping", "signal", sig.String())
+			if err := b.LoopBreak(); err != nil {
+				slog.Error("httpd: event_base_loopbreak failed", "err", err)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		defer ev.Close()
+		if err := ev.Add(); err != nil {
+			return err
+		}
+	}
+
 	srv, err := newServer(b, root)
 	if err != nil {
 		return err
@@ -74,12 +91,18 @@ func run(listen, root string, runFor time.Duration) error {
 	if err != nil {
 		return err
 	}
-	slog.Info("httpd: serving", "addr", addr.String(), "root", root)
+	slog.Info("httpd: serving", "addr", addr.String(), "root", root, "backend", b.Method())
 	err = b.Run(ctx)
-	slog.Info("httpd: stopped")
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return nil
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = nil
 	}
+	if closeErr := srv.Close(); closeErr != nil && err == nil {
+		err = closeErr
+	}
+	if closeErr := b.Close(); closeErr != nil && err == nil {
+		err = closeErr
+	}
+	slog.Info("httpd: stopped")
 	return err
 }
 
