@@ -114,6 +114,10 @@ struct golibevent_bev {
 	uint64_t input_changes;
 	uint64_t output_changes;
 	struct evbuffer_cb_entry *output_cb;
+	/* The event callback shim to install in place of the package's
+	 * default, or NULL. OpenSSL bufferevents use one that reads their
+	 * OpenSSL errors before Go code runs. */
+	bufferevent_event_cb event_shim;
 };
 
 struct golibevent_bev *golibevent_bev_new(struct event_base *base,
@@ -196,5 +200,16 @@ struct golibevent_bev *golibevent_bev_filter_new(struct bufferevent *underlying,
 /* Removes the package's evbuffer callbacks from a bufferevent that a filter
  * took over, so that its state can be freed before libevent frees it. */
 void golibevent_bev_detach_state(struct golibevent_bev *st);
+
+/* ---- OpenSSL bufferevents ---- */
+
+/* Counts one Go callback on this thread, for shims outside this file that
+ * call Go (see golibevent_loop_iteration). */
+void golibevent_count_callback(void);
+
+/* Allocates the package's state for bev, whose event callback shim will be
+ * event_shim (NULL for the default). Returns NULL when memory runs out. */
+struct golibevent_bev *golibevent_bev_state_new(struct bufferevent *bev,
+    void *key, bufferevent_event_cb event_shim);
 
 #endif
