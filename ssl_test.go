@@ -3,13 +3,19 @@
 package libevent
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
+	"io/fs"
 	"net"
+	"os/exec"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,7 +183,7 @@ func TestTLSServerWithGoClient(t *testing.T) {
 		assert.NoError(t, connected.peerErr)
 		assert.Nil(t, connected.peer, "the client sent no certificate")
 
-		// A clean close sends close_notify: the server sees the end of
+		// A clean close sends close_notify, so the server reports the end of
 		// the stream, not an error.
 		require.NoError(t, conn.Close())
 		end := <-events
@@ -344,4 +350,247 @@ func TestTLSLinkage(t *testing.T) {
 	assert.Equal(t, !linkedStatically, hasLibrary(libs, "libevent_openssl"), "libraries %v", libs)
 	assert.True(t, OpenSSLBuiltIn)
 	assert.True(t, strings.HasPrefix(OpenSSLVersion(), "OpenSSL "), OpenSSLVersion())
+}
+
+// startOpenSSLServer runs `openssl s_server -rev` on 127.0.0.1 with the
+// test server certificate for one connection, at most a minute, and
+// returns its address. It sends each line it reads back reversed.
+func startOpenSSLServer(t *testing.T, p *testPKI) string {
+	t.Helper()
+	path, err := exec.LookPath("openssl")
+	require.NoError(t, err, "openssl is missing; make test installs it (setup.sh)")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	cmd := exec.CommandContext(ctx, path, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1", "-rev",
+		"-cert", writePEMFile(t, "server.pem", p.server.certPEM),
+		"-key", writePEMFile(t, "server.key", p.server.keyPEM),
+		"-alpn", "http/1.1")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+	})
+	accept := regexp.MustCompile(`^ACCEPT (127\.0\.0\.1:[0-9]+)$`)
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		if m := accept.FindStringSubmatch(lines.Text()); m != nil {
+			go io.Copy(io.Discard, stdout)
+			return m[1]
+		}
+	}
+	t.Fatalf("openssl s_server printed no ACCEPT line: %v", lines.Err())
+	return ""
+}
+
+func TestTLSClientWithOpenSSLServer(t *testing.T) {
+	p := newTestPKI(t)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		addr := startOpenSSLServer(t, p)
+		b := newBase(t, bk)
+		cfg := clientConfig(t, p, "localhost", func(o *TLSOptions) {
+			o.NextProtos = []string{"h2", "http/1.1"}
+			o.MinVersion = tls.VersionTLS12
+		})
+		bev, err := b.NewBufferEventOpenSSL(-1, cfg, BEVOptCloseOnFree)
+		require.NoError(t, err)
+		ex := tlsExchange(t, b, bev, addr, "hello, s_server\n", len("hello, s_server\n"))
+
+		require.NotEmpty(t, ex.events)
+		assert.Equal(t, BEVEventConnected, ex.events[0].what)
+		assert.Equal(t, "revres_s ,olleh\n", ex.reply)
+		proto, err := bev.TLSNegotiatedProtocol()
+		require.NoError(t, err)
+		assert.Equal(t, "http/1.1", proto)
+		require.NoError(t, bev.Close())
+	})
+}
+
+func TestTLSServerWithOpenSSLClient(t *testing.T) {
+	p := newTestPKI(t)
+	caFile := writePEMFile(t, "ca.pem", p.ca.certPEM)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		cfg := serverConfig(t, p.server, func(o *TLSOptions) { o.NextProtos = []string{"http/1.1"} })
+		events := make(chan tlsServerEvent, 4)
+		addr := startTLSEchoServer(t, bk, cfg, events)
+
+		// -verify_return_error makes s_client fail unless our certificate
+		// verifies for localhost. s_client ends at the end of its input.
+		// Its -brief output leaves ALPN out; the server reports it.
+		out := runPeerCombined(t, []byte("echo through s_client\n"), "openssl", "s_client",
+			"-connect", addr, "-CAfile", caFile, "-verify_return_error",
+			"-verify_hostname", "localhost", "-servername", "localhost",
+			"-alpn", "http/1.1", "-brief", "-no_ign_eof")
+		assert.Contains(t, out, "Verification: OK")
+		assert.Contains(t, out, "Protocol version: TLSv1.3")
+
+		connected := <-events
+		assert.Equal(t, BEVEventConnected, connected.what)
+		assert.Equal(t, "http/1.1", connected.proto)
+	})
+}
+
+// runPeerCombined runs a peer program with input on its standard input for
+// at most a minute, requires it to succeed, and returns its standard output
+// and error together.
+func runPeerCombined(t *testing.T, input []byte, name string, args ...string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	require.NoError(t, err, "%s is missing; make test installs it (setup.sh)", name)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdin = bytes.NewReader(input)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s: %s", name, out)
+	return string(out)
+}
+
+func TestTLSFilterOverBufferEvent(t *testing.T) {
+	p := newTestPKI(t)
+	addr := startGoTLSServer(t, &tls.Config{Certificates: []tls.Certificate{p.server.tlsCertificate(t)}}, echoTLS)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		under, err := b.NewBufferEvent(-1, BEVOptCloseOnFree)
+		require.NoError(t, err)
+		require.NoError(t, under.Connect(addr))
+		bev, err := b.NewBufferEventOpenSSLFilter(under, clientConfig(t, p, "127.0.0.1"), BEVOptCloseOnFree)
+		require.NoError(t, err)
+		request := strings.Repeat("filtered ", 10000)
+		ex := tlsExchangeConnected(t, b, bev, request, len(request))
+
+		require.NotEmpty(t, ex.events)
+		assert.Equal(t, BEVEventConnected, ex.events[0].what)
+		assert.Equal(t, request, ex.reply)
+		cert, err := bev.TLSPeerCertificate()
+		require.NoError(t, err)
+		assert.Equal(t, p.server.cert.Raw, cert.Raw)
+		require.NoError(t, bev.Close())
+		// The filter closed under with itself.
+		assert.ErrorIs(t, under.Enable(EvRead), ErrClosed)
+		require.NoError(t, under.Close())
+	})
+}
+
+// tlsExchangeConnected is tlsExchange for a bufferevent that needs no
+// Connect, such as a filter over a connected bufferevent.
+func tlsExchangeConnected(t *testing.T, b *Base, bev *BufferEvent, request string, want int) *tlsResult {
+	t.Helper()
+	ex := &tlsResult{}
+	require.NoError(t, bev.SetCallbacks(func(bev *BufferEvent) {
+		ex.reply += readAll(t, bev)
+		if len(ex.reply) >= want {
+			assert.NoError(t, b.LoopBreak())
+		}
+	}, nil, func(bev *BufferEvent, what BEVEvents, err error) {
+		ex.events = append(ex.events, eventRecord{what, err})
+		if what&(BEVEventEOF|BEVEventError|BEVEventTimeout) != 0 {
+			assert.NoError(t, b.LoopBreak())
+		}
+	}))
+	require.NoError(t, bev.Enable(EvRead|EvWrite))
+	_, err := bev.WriteString(request)
+	require.NoError(t, err)
+	require.NoError(t, b.LoopExit(time.Minute))
+	require.NoError(t, b.Dispatch())
+	return ex
+}
+
+func TestTLSConnectRefused(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedAddr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	p := newTestPKI(t)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		bev, err := b.NewBufferEventOpenSSL(-1, clientConfig(t, p, "localhost"), BEVOptCloseOnFree)
+		require.NoError(t, err)
+		ex := tlsExchange(t, b, bev, closedAddr, "", 1)
+		require.Len(t, ex.events, 1)
+		assert.NotZero(t, ex.events[0].what&BEVEventError, "events %v", ex.events[0].what)
+		assert.ErrorIs(t, ex.events[0].err, syscall.ECONNREFUSED)
+		require.NoError(t, bev.Close())
+	})
+}
+
+func TestTLSMinVersion(t *testing.T) {
+	p := newTestPKI(t)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		cfg := serverConfig(t, p.server, func(o *TLSOptions) { o.MinVersion = tls.VersionTLS13 })
+		events := make(chan tlsServerEvent, 4)
+		addr := startTLSEchoServer(t, bk, cfg, events)
+
+		_, err := tls.Dial("tcp4", addr, &tls.Config{RootCAs: p.pool, ServerName: "localhost", MaxVersion: tls.VersionTLS12})
+		require.Error(t, err)
+		failed := <-events
+		assert.NotZero(t, failed.what&BEVEventError, "events %v", failed.what)
+		assert.ErrorContains(t, failed.err, "unsupported protocol")
+	})
+}
+
+func TestTLSConfigErrors(t *testing.T) {
+	p := newTestPKI(t)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+
+		_, err := NewTLSServerConfig(TLSOptions{CertificatePEM: []byte("not PEM"), KeyPEM: p.server.keyPEM})
+		var tlsErr *TLSError
+		require.ErrorAs(t, err, &tlsErr)
+		assert.ErrorContains(t, err, "SSL_CTX_use_certificate")
+		assert.ErrorContains(t, err, "no start line")
+
+		_, err = NewTLSServerConfig(TLSOptions{CertificatePEM: p.server.certPEM, KeyPEM: p.client.keyPEM})
+		assert.ErrorContains(t, err, "key values mismatch")
+
+		_, err = NewTLSServerConfig(TLSOptions{})
+		assert.ErrorIs(t, err, ErrInvalid)
+		_, err = NewTLSClientConfig(TLSOptions{RootCAsPEM: p.ca.certPEM})
+		assert.ErrorIs(t, err, ErrInvalid, "a verifying client without ServerName")
+		_, err = NewTLSClientConfig(TLSOptions{ServerName: "localhost"})
+		assert.ErrorIs(t, err, ErrInvalid, "a verifying client without root CAs")
+		_, err = NewTLSClientConfig(TLSOptions{RootCAsPEM: []byte("no certificates"), ServerName: "localhost"})
+		assert.ErrorIs(t, err, ErrInvalid)
+		_, err = NewTLSClientConfig(TLSOptions{Verify: TLSVerifyNone, NextProtos: []string{""}})
+		assert.ErrorIs(t, err, ErrInvalid)
+		_, err = NewTLSClientConfig(TLSOptions{Verify: TLSVerifyNone, MinVersion: 0x0200})
+		assert.ErrorIs(t, err, ErrInvalid)
+		_, err = NewTLSClientConfig(TLSOptions{RootCAsFile: "/nonexistent/ca.pem", ServerName: "localhost"})
+		assert.ErrorIs(t, err, fs.ErrNotExist)
+
+		// Files work as well as PEM bytes.
+		fromFiles, err := NewTLSServerConfig(TLSOptions{
+			CertificateFile: writePEMFile(t, "server.pem", p.server.certPEM),
+			KeyFile:         writePEMFile(t, "server.key", p.server.keyPEM),
+		})
+		require.NoError(t, err)
+		assert.True(t, fromFiles.IsServer())
+		assert.NotNil(t, fromFiles.C())
+
+		// A closed context creates no bufferevents; closing twice is
+		// harmless.
+		require.NoError(t, fromFiles.Close())
+		require.NoError(t, fromFiles.Close())
+		assert.Nil(t, fromFiles.C())
+		_, err = b.NewBufferEventOpenSSL(-1, fromFiles, 0)
+		assert.ErrorIs(t, err, ErrClosed)
+		_, err = b.NewBufferEventOpenSSL(-1, nil, 0)
+		assert.ErrorIs(t, err, ErrInvalid)
+
+		// TLS methods on a bufferevent without TLS fail cleanly.
+		plain, err := b.NewBufferEvent(-1, 0)
+		require.NoError(t, err)
+		assert.ErrorIs(t, plain.SetAllowDirtyShutdown(true), ErrInvalid)
+		_, err = plain.TLSPeerCertificate()
+		assert.ErrorIs(t, err, ErrInvalid)
+		require.NoError(t, plain.Close())
+
+		// So do they after Close.
+		bev, err := b.NewBufferEventOpenSSL(-1, clientConfig(t, p, "localhost"), BEVOptCloseOnFree)
+		require.NoError(t, err)
+		require.NoError(t, bev.Close())
+		_, err = bev.TLSVersion()
+		assert.ErrorIs(t, err, ErrClosed)
+		assert.True(t, errors.Is(bev.SetAllowDirtyShutdown(true), ErrClosed))
+	})
 }
