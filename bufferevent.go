@@ -116,7 +116,8 @@ const (
 type BufferEventFunc func(bev *BufferEvent)
 
 // BufferEventEventFunc is the event callback of a bufferevent. err is the
-// errno of a BEVEventError as a syscall.Errno, or nil.
+// errno of a BEVEventError as a syscall.Errno, or nil. For an OpenSSL
+// bufferevent it is a *TLSError, which wraps the errno where there is one.
 type BufferEventEventFunc func(bev *BufferEvent, what BEVEvents, err error)
 
 // BufferEvent is a bufferevent: a descriptor (or a pair partner, or a
