@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Both first run
-# third_party/libevent/setup.sh, which installs libevent-dev, pkg-config and a
-# C compiler on Debian and Ubuntu when they are missing.
+# third_party/libevent/setup.sh, which installs libevent-dev, libssl-dev,
+# pkg-config and a C compiler on Debian and Ubuntu when they are missing.
 
 GO ?= go
 # A Go installed from go.dev's archive lives here and is often not on PATH in
@@ -57,12 +57,17 @@ test: setup-test vet
 	$(GO) test -race -count=1 ./...
 	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 ./...
 	GOLIBEVENT_TEST_DEBUG_MODE=1 $(GO) test -count=1 ./...
-	$(GO) test -tags libevent_shared -count=1 -run 'TestLinkage|TestVersion|TestReadAndWriteEvents' .
+	$(GO) test -tags libevent_shared -count=1 -run 'TestLinkage|TestVersion|TestReadAndWriteEvents|TestTLSLinkage|TestTLSDirtyShutdown' .
+	@echo "== without OpenSSL: the libevent_no_openssl tag must build and pass without libssl"
+	$(GO) vet -tags libevent_no_openssl .
+	$(GO) test -tags libevent_no_openssl -count=1 -run 'TestBuildWithoutOpenSSL|TestLinkage|TestReadAndWriteEvents|TestPairDeliversData|TestConnect' .
 	@echo "== each benchmark once, to check that it runs; make bench measures"
 	cd bench && $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./...
 
 # The dispatch and Post benchmarks (about 4 minutes), then the echo servers
-# (about 6 minutes, and the script stops itself after 9.5 at most).
+# (about 6 minutes, and the script stops itself after 9.5 at most), then TLS
+# (about 1.5 minutes, 5 at most).
 bench: setup
 	./scripts/bench.sh
 	./scripts/bench-echo.sh
+	./scripts/bench-tls.sh

@@ -117,7 +117,8 @@ const (
 type BufferEventFunc func(bev *BufferEvent)
 
 // BufferEventEventFunc is the event callback of a bufferevent. err is the
-// errno of a BEVEventError as a syscall.Errno, or nil.
+// errno of a BEVEventError as a syscall.Errno, or nil. For an OpenSSL
+// bufferevent it is a *TLSError, which wraps the errno where there is one.
 type BufferEventEventFunc func(bev *BufferEvent, what BEVEvents, err error)
 
 // BufferEvent is a bufferevent: a descriptor (or a pair partner, or a
@@ -158,6 +159,13 @@ type bufferEventLinks struct {
 	output  *Buffer         // made by Output on first use
 	ownedBy *BufferEvent    // the filter that closes this bufferevent
 	owns    *BufferEvent    // the bufferevent this filter closes
+	tls     tlsReference    // set for an OpenSSL bufferevent
+}
+
+// tlsReference is the package's own reference to the SSL object of an
+// OpenSSL bufferevent, dropped once no callback can use the bufferevent.
+type tlsReference interface {
+	drop()
 }
 
 // linked returns a copy of the links, all nil when none was set. The caller
@@ -331,7 +339,7 @@ func (bev *BufferEvent) release() {
 	}
 	bev.leaveLimits()
 	bev.mu.Lock()
-	input, output := bev.linked().input, bev.linked().output
+	input, output, tls := bev.linked().input, bev.linked().output, bev.linked().tls
 	bev.mu.Unlock()
 	if input != nil {
 		input.detach()
@@ -346,6 +354,9 @@ func (bev *BufferEvent) release() {
 		bev.base.releaseAfterCallbacks(func() {
 			C.golibevent_bev_state_free(st)
 			handles.release(key)
+			if tls != nil {
+				tls.drop()
+			}
 		})
 		return
 	}
@@ -353,6 +364,9 @@ func (bev *BufferEvent) release() {
 	bev.base.releaseAfterCallbacks(func() {
 		C.golibevent_bev_state_free(st)
 		handles.release(key)
+		if tls != nil {
+			tls.drop()
+		}
 	})
 }
 
@@ -1154,14 +1168,20 @@ func goBufferEventEventCallback(what C.short, errnum C.int, key unsafe.Pointer) 
 		noteDropped("bufferevent event", -1)
 		return
 	}
-	_, _, event := bev.callbacks()
-	if event == nil {
-		return
-	}
 	var err error
 	if errnum != 0 {
 		err = syscall.Errno(errnum)
 	}
+	bev.runEventCallback(BEVEvents(what), err)
+}
+
+// runEventCallback runs the event callback, if one is set, on the loop
+// thread.
+func (bev *BufferEvent) runEventCallback(what BEVEvents, err error) {
+	_, _, event := bev.callbacks()
+	if event == nil {
+		return
+	}
 	defer bev.base.recoverCallback()
-	event(bev, BEVEvents(what), err)
+	event(bev, what, err)
 }

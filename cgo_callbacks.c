@@ -470,7 +470,8 @@ void golibevent_bev_setcb(struct golibevent_bev *st, int which)
 	bufferevent_setcb(st->bev,
 	    (which & 1) ? golibevent_bev_read_cb : NULL,
 	    (which & 2) ? golibevent_bev_write_cb : NULL,
-	    (which & 4) ? golibevent_bev_event_cb : NULL, st);
+	    (which & 4) ? (st->event_shim ? st->event_shim :
+		golibevent_bev_event_cb) : NULL, st);
 }
 
 void golibevent_bev_free(struct golibevent_bev *st)
@@ -901,4 +902,15 @@ void golibevent_http_connection_set_timeout(struct evhttp_connection *evcon,
 		evhttp_connection_set_initial_retry_tv(evcon, &tv);
 	else
 		evhttp_connection_set_timeout_tv(evcon, &tv);
+}
+
+/* ---- OpenSSL bufferevents ---- */
+
+struct golibevent_bev *golibevent_bev_state_new(struct bufferevent *bev,
+    void *key, bufferevent_event_cb event_shim)
+{
+	struct golibevent_bev *st = bev_state_attach(bev, key);
+	if (st != NULL)
+		st->event_shim = event_shim;
+	return st;
 }

@@ -114,6 +114,10 @@ struct golibevent_bev {
 	uint64_t input_changes;
 	uint64_t output_changes;
 	struct evbuffer_cb_entry *output_cb;
+	/* The event callback shim to install in place of the package's
+	 * default, or NULL. OpenSSL bufferevents use one that reads their
+	 * OpenSSL errors before Go code runs. */
+	bufferevent_event_cb event_shim;
 };
 
 struct golibevent_bev *golibevent_bev_new(struct event_base *base,
@@ -216,5 +220,12 @@ void golibevent_http_set_closecb(struct evhttp_connection *evcon, void *key);
  * nonzero, to usec microseconds. */
 void golibevent_http_connection_set_timeout(struct evhttp_connection *evcon,
     int64_t usec, int retry);
+
+/* ---- OpenSSL bufferevents ---- */
+
+/* Allocates the package's state for bev, whose event callback shim will be
+ * event_shim (NULL for the default). Returns NULL when memory runs out. */
+struct golibevent_bev *golibevent_bev_state_new(struct bufferevent *bev,
+    void *key, bufferevent_event_cb event_shim);
 
 #endif

@@ -189,6 +189,8 @@ func reasonPhrase(code int) []byte {
 	return append([]byte(text), 0)
 }
 
+// cBytes returns a C view of b for the length of one cgo call, or nil for
+// an empty b.
 func cBytes(b []byte) unsafe.Pointer {
 	if len(b) == 0 {
 		return nil

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what the package needs to build (libevent 2.1.12 headers and static
-# archives, pkg-config and a C compiler) when it is missing, then verifies the
-# libevent version. On Debian and Ubuntu it installs with apt-get, as root or
+# archives, OpenSSL's development files, pkg-config and a C compiler) when it
+# is missing, then verifies the libevent version. On Debian and Ubuntu it installs with apt-get, as root or
 # through sudo. On other systems it prints the package names from PIN and
 # exits with status 1 if something is missing.
 #
@@ -127,6 +127,16 @@ for archive in libevent_core.a libevent_extra.a libevent_pthreads.a; do
 		fail "$libdir/$archive not found: the package links libevent statically; install the static archives or build with -tags libevent_shared"
 	fi
 done
+
+# The default build includes the OpenSSL bufferevents: libevent's archive
+# for them, and OpenSSL's headers and shared libraries.
+if [ ! -f "$libdir/libevent_openssl.a" ]; then
+	fail "$libdir/libevent_openssl.a not found: install libevent's OpenSSL archive or build with -tags libevent_no_openssl"
+fi
+if ! pkg-config --exists libssl libcrypto; then
+	is_debian_like || print_other_platform_help
+	fail "OpenSSL's development files (libssl, libcrypto) not found by pkg-config: install them (Debian and Ubuntu: libssl-dev) or build with -tags libevent_no_openssl"
+fi
 
 if ! command -v gcc >/dev/null 2>&1 && ! command -v cc >/dev/null 2>&1; then
 	fail "no C compiler found (gcc or cc); cgo needs one"
