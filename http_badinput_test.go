@@ -67,10 +67,10 @@ func TestHTTPBadInputRejected(t *testing.T) {
 	}
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		handled := 0
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.SetMaxHeaderBytes(4<<10))
 			require.NoError(t, s.SetMaxBodyBytes(1<<10))
-			require.NoError(t, s.HandleDefault(func(r *Request) {
+			require.NoError(t, s.HandleDefault(func(r *HTTPRequest) {
 				handled++
 				assert.NoError(t, r.SendReply(200, "OK", []byte("handled")))
 			}))
@@ -98,8 +98,8 @@ func TestHTTPBadInputRejected(t *testing.T) {
 
 func TestHTTPDefaultLimits(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		hs := startHTTPServer(t, bk, func(s *Server) {
-			require.NoError(t, s.HandleDefault(func(r *Request) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleDefault(func(r *HTTPRequest) {
 				n, err := io.Copy(io.Discard, r.Body())
 				assert.NoError(t, err)
 				assert.NoError(t, r.SendReply(200, "OK", []byte(strings.Repeat("k", int(n>>20)))))
@@ -123,8 +123,8 @@ func TestHTTPDefaultLimits(t *testing.T) {
 
 func TestHTTPReplyInputChecks(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		hs := startHTTPServer(t, bk, func(s *Server) {
-			require.NoError(t, s.HandleDefault(func(r *Request) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleDefault(func(r *HTTPRequest) {
 				assert.ErrorIs(t, r.OutputHeaders().Add("X-Bad", "a\r\nInjected: 1"), ErrInvalid)
 				assert.ErrorIs(t, r.OutputHeaders().Add("Bad Name", "v"), ErrInvalid)
 				assert.ErrorIs(t, r.OutputHeaders().Add("", "v"), ErrInvalid)

@@ -136,7 +136,7 @@ type HTTPCallOptions struct {
 	// r.ResponseCode, r.InputHeaders or r.InputBuffer there. What
 	// OnResponse removes from the input buffer is missing from the
 	// response's Body.
-	OnResponse func(r *Request)
+	OnResponse func(r *HTTPRequest)
 	// OnDone receives the response, or the error that ended the request.
 	// It runs exactly once, unless Start returned an error. A request
 	// that fails has an error that matches one of the HTTPRequestError
@@ -390,7 +390,7 @@ func (call *HTTPCall) done(req *C.struct_evhttp_request) {
 	call.opts.OnDone(resp, nil)
 }
 
-// runOnResponse wraps req in a Request for OnResponse, and lets go of it
+// runOnResponse wraps req in an HTTPRequest for OnResponse, and lets go of it
 // when OnResponse returns, so that later calls on it fail with ErrClosed.
 func (call *HTTPCall) runOnResponse(req *C.struct_evhttp_request) {
 	r := newRequest(req, call.conn.base, call)
@@ -402,9 +402,9 @@ func (call *HTTPCall) runOnResponse(req *C.struct_evhttp_request) {
 	call.opts.OnResponse(r)
 }
 
-// requestDone is called when the Request that OnResponse received lets go
+// requestDone is called when the HTTPRequest that OnResponse received lets go
 // of the C request; libevent frees it after the completion callback.
-func (call *HTTPCall) requestDone(*Request) {}
+func (call *HTTPCall) requestDone(*HTTPRequest) {}
 
 // chunk handles the chunk callback: it passes what has arrived to OnChunk,
 // and libevent drains the input buffer afterwards.

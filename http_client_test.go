@@ -289,7 +289,7 @@ func TestHTTPClientOnResponseRequest(t *testing.T) {
 		}))
 		c := newHTTPConnection(t, newClientBase(t, bk), srv.host, srv.port)
 
-		var keptRequest *Request
+		var keptRequest *HTTPRequest
 		type seen struct {
 			code   int
 			reason string
@@ -301,7 +301,7 @@ func TestHTTPClientOnResponseRequest(t *testing.T) {
 		req, err := http.NewRequest(http.MethodGet, "/", nil)
 		require.NoError(t, err)
 		_, err = c.Start(req, HTTPCallOptions{
-			OnResponse: func(r *Request) {
+			OnResponse: func(r *HTTPRequest) {
 				keptRequest = r
 				first := make([]byte, 3)
 				n, _ := r.InputBuffer().Read(first)
@@ -322,7 +322,7 @@ func TestHTTPClientOnResponseRequest(t *testing.T) {
 		assert.Equal(t, "abc", string(s.first))
 		// What OnResponse read is gone from the body.
 		assert.Equal(t, "def", string(resp.Body))
-		// The Request is unusable once libevent has freed it.
+		// The HTTPRequest is unusable once libevent has freed it.
 		assert.Equal(t, 0, keptRequest.ResponseCode())
 	})
 }

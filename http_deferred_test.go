@@ -20,7 +20,7 @@ import (
 
 // pendingRequests returns how many requests the server has handed out and
 // not yet seen answered or freed.
-func pendingRequests(t *testing.T, s *Server) int {
+func pendingRequests(t *testing.T, s *HTTPServer) int {
 	t.Helper()
 	var n int
 	require.NoError(t, s.do("test", func() error {
@@ -43,10 +43,10 @@ func resetConn(t *testing.T, c net.Conn) {
 // handler's reply of 64 KiB comes from another goroutine at 300 ms.
 func TestHTTPDeferredReplyAfterClientReset(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		kept := make(chan *Request, 1)
-		hs := startHTTPServer(t, bk, func(s *Server) {
-			require.NoError(t, s.Handle("/slow", func(r *Request) { kept <- r }))
-			require.NoError(t, s.Handle("/fast", func(r *Request) {
+		kept := make(chan *HTTPRequest, 1)
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.Handle("/slow", func(r *HTTPRequest) { kept <- r }))
+			require.NoError(t, s.Handle("/fast", func(r *HTTPRequest) {
 				assert.NoError(t, r.SendReply(200, "OK", []byte("fast")))
 			}))
 		})
@@ -91,11 +91,11 @@ func TestHTTPDeferredReplyAfterClientReset(t *testing.T) {
 
 func TestHTTPDeferredReplyReachesClient(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		kept := make(chan *Request, 1)
+		kept := make(chan *HTTPRequest, 1)
 		completed := make(chan struct{})
-		hs := startHTTPServer(t, bk, func(s *Server) {
-			require.NoError(t, s.Handle("/later", func(r *Request) {
-				require.NoError(t, r.OnComplete(func(*Request) { close(completed) }))
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.Handle("/later", func(r *HTTPRequest) {
+				require.NoError(t, r.OnComplete(func(*HTTPRequest) { close(completed) }))
 				kept <- r
 			}))
 		})
@@ -119,9 +119,9 @@ func TestHTTPDeferredReplyReachesClient(t *testing.T) {
 
 func TestHTTPServerCloseFreesPendingRequests(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		kept := make(chan *Request, 2)
-		hs := startHTTPServer(t, bk, func(s *Server) {
-			require.NoError(t, s.HandleDefault(func(r *Request) { kept <- r }))
+		kept := make(chan *HTTPRequest, 2)
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleDefault(func(r *HTTPRequest) { kept <- r }))
 		})
 		c1, err := net.Dial("tcp", hs.addr)
 		require.NoError(t, err)
@@ -160,8 +160,8 @@ func TestHTTPServerCloseFreesPendingRequests(t *testing.T) {
 
 func TestHTTPChunkedReply(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		hs := startHTTPServer(t, bk, func(s *Server) {
-			require.NoError(t, s.Handle("/stream", func(r *Request) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.Handle("/stream", func(r *HTTPRequest) {
 				assert.ErrorIs(t, r.SendReplyChunk([]byte("early")), ErrInvalid)
 				require.NoError(t, r.SendReplyStart(200, "OK"))
 				assert.ErrorIs(t, r.SendReplyStart(200, "OK"), ErrReplied)

@@ -45,7 +45,7 @@ func FuzzHTTPServer(f *testing.F) {
 		if err := s.SetMaxBodyBytes(16 << 10); err != nil {
 			f.Fatal(err)
 		}
-		if err := s.HandleDefault(func(r *Request) {
+		if err := s.HandleDefault(func(r *HTTPRequest) {
 			body := make([]byte, 512)
 			n, _ := r.Body().Read(body)
 			r.SendReply(200, "OK", body[:n])

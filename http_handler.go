@@ -46,7 +46,7 @@ var errClientGone = errors.New("libevent: the client closed the connection")
 // net/http Handler, as Handle does for a [HandlerFunc]. See
 // [HTTPHandlerFunc] for how h runs and how it differs from a handler under
 // net/http's server.
-func (s *Server) HandleHTTP(path string, h http.Handler) error {
+func (s *HTTPServer) HandleHTTP(path string, h http.Handler) error {
 	if h == nil {
 		return invalidError("evhttp_set_cb", "nil http.Handler")
 	}
@@ -56,7 +56,7 @@ func (s *Server) HandleHTTP(path string, h http.Handler) error {
 // HandleHTTPDefault serves the requests that no Handle path matches with h,
 // as HandleDefault does for a [HandlerFunc]. With an [http.ServeMux] as h,
 // the mux does the routing.
-func (s *Server) HandleHTTPDefault(h http.Handler) error {
+func (s *HTTPServer) HandleHTTPDefault(h http.Handler) error {
 	if h == nil {
 		return invalidError("evhttp_set_gencb", "nil http.Handler")
 	}
@@ -89,7 +89,7 @@ func (s *Server) HandleHTTPDefault(h http.Handler) error {
 //
 // Differences from net/http's server:
 //   - No Hijack (http.Hijacker), no HTTP/2, no TLS state in the request
-//     (Request.TLS is nil), no trailers, and no 1xx informational replies:
+//     (HTTPRequest.TLS is nil), no trailers, and no 1xx informational replies:
 //     WriteHeader with a 1xx code is ignored, and libevent itself answers
 //     "Expect: 100-continue".
 //   - The body is read in full before h runs, within the server's
@@ -100,7 +100,7 @@ func (s *Server) HandleHTTPDefault(h http.Handler) error {
 //   - Content-Type is sniffed from the body as net/http does, but a reply
 //     with no body, or with Content-Type set to nil to stop the sniffing,
 //     gets the server's default Content-Type (see
-//     [Server.SetDefaultContentType]) from libevent.
+//     [HTTPServer.SetDefaultContentType]) from libevent.
 //   - The reason phrase comes from [http.StatusText], and from libevent
 //     for codes that Go does not know.
 //   - Header names that are not valid tokens are dropped, and CR, LF and
@@ -112,8 +112,8 @@ func (s *Server) HandleHTTPDefault(h http.Handler) error {
 //     EnableFullDuplex return http.ErrNotSupported; the server's
 //     SetTimeout applies instead.
 //   - The context has no http.ServerContextKey or LocalAddrContextKey.
-func (s *Server) HTTPHandlerFunc(h http.Handler) HandlerFunc {
-	return func(r *Request) {
+func (s *HTTPServer) HTTPHandlerFunc(h http.Handler) HandlerFunc {
+	return func(r *HTTPRequest) {
 		req, err := newHTTPRequest(r)
 		if err != nil {
 			currentLogger().Debug("libevent: rejected an HTTP request for the http.Handler adapter",
@@ -128,7 +128,7 @@ func (s *Server) HTTPHandlerFunc(h http.Handler) HandlerFunc {
 
 // newHTTPRequest copies r into an *http.Request. It runs on the loop
 // goroutine, in the request callback.
-func newHTTPRequest(r *Request) (*http.Request, error) {
+func newHTTPRequest(r *HTTPRequest) (*http.Request, error) {
 	const op = "http.Handler adapter"
 	var info C.struct_golibevent_http_request_info
 	var uri string

@@ -55,7 +55,7 @@ func TestHTTPHandlerRequestAndReply(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		logged := captureLog(t, slog.LevelWarn)
 		seen := make(chan *http.Request, 1)
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.HandleHTTP("/info", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				seen <- r
 				w.Header().Add("X-Multi", "one")
@@ -112,7 +112,7 @@ func TestHTTPHandlerRequestAndReply(t *testing.T) {
 
 func TestHTTPHandlerContentTypeSniffed(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.HandleHTTP("/html", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				io.WriteString(w, "<!DOCTYPE html><p>hi</p>")
 			})))
@@ -135,7 +135,7 @@ func TestHTTPHandlerContentTypeSniffed(t *testing.T) {
 
 func TestHTTPHandlerLargeBodies(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.HandleHTTPDefault(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				n, err := strconv.Atoi(r.URL.Query().Get("n"))
 				if !assert.NoError(t, err) {
@@ -170,7 +170,7 @@ func TestHTTPHandlerLargeBodies(t *testing.T) {
 func TestHTTPHandlerDeclaredContentLength(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		const n = 2*handlerBufferSize + 5
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.HandleHTTP("/exact", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", strconv.Itoa(n))
 				_, err := w.Write(patternBytes(n))
@@ -201,7 +201,7 @@ func TestHTTPHandlerDeclaredContentLength(t *testing.T) {
 
 func TestHTTPHandlerRequestBodies(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.HandleHTTP("/sum", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, err := io.ReadAll(r.Body)
 				if !assert.NoError(t, err) {
@@ -240,7 +240,7 @@ func TestHTTPHandlerFlushStreams(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		release := make(chan struct{})
 		flushErr := make(chan error, 1)
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.HandleHTTP("/stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "text/event-stream")
 				io.WriteString(w, "first\n")
@@ -291,7 +291,7 @@ func panicLogs(h *recordHandler) (panics []string, stacks []string) {
 func TestHTTPHandlerPanic(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		logged := captureLog(t, slog.LevelWarn)
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.HandleHTTP("/early", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("X-Dropped", "yes")
 				io.WriteString(w, "buffered, never sent")
@@ -341,7 +341,7 @@ func TestHTTPHandlerContextCancelledOnClose(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		started := make(chan struct{})
 		cancelled := make(chan error, 1)
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.HandleHTTP("/wait", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				close(started)
 				<-r.Context().Done()
@@ -368,7 +368,7 @@ func TestHTTPHandlerContextCancelledOnClose(t *testing.T) {
 		case err := <-cancelled:
 			assert.ErrorIs(t, err, context.Canceled)
 		case <-time.After(30 * time.Second):
-			t.Fatal("the handler's context was not cancelled by Server.Close")
+			t.Fatal("the handler's context was not cancelled by HTTPServer.Close")
 		}
 		assert.Error(t, <-clientErr, "the client gets no reply from a closed server")
 	})
@@ -377,7 +377,7 @@ func TestHTTPHandlerContextCancelledOnClose(t *testing.T) {
 func TestHTTPHandlerContextCancelledOnReturn(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		contexts := make(chan context.Context, 1)
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.HandleHTTP("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				assert.NoError(t, r.Context().Err())
 				contexts <- r.Context()
@@ -393,7 +393,7 @@ func TestHTTPHandlerContextCancelledOnReturn(t *testing.T) {
 
 func TestHTTPHandlerConcurrentRequests(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.HandleHTTP("/echo", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, err := io.ReadAll(r.Body)
 				if !assert.NoError(t, err) {
@@ -462,7 +462,7 @@ func TestHTTPHandlerFileServer(t *testing.T) {
 		mux.HandleFunc("GET /api/{name}", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "name=%s", r.PathValue("name"))
 		})
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.HandleHTTPDefault(mux))
 		})
 		c := noKeepAliveClient()
@@ -515,7 +515,7 @@ func TestHTTPHandlerFileServer(t *testing.T) {
 
 func TestHTTPHandlerWithCurl(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.HandleHTTPDefault(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, err := io.ReadAll(r.Body)
 				if !assert.NoError(t, err) {

@@ -23,7 +23,7 @@ import (
 // responseWriter is the http.ResponseWriter of the adapter. Like net/http's,
 // it is for the handler's goroutine only.
 type responseWriter struct {
-	r   *Request
+	r   *HTTPRequest
 	req *http.Request
 
 	header http.Header
@@ -51,7 +51,7 @@ type responseWriter struct {
 
 // serveHTTPHandler runs h for req on its own goroutine and sends the reply
 // when h returns or panics.
-func serveHTTPHandler(h http.Handler, r *Request, req *http.Request, cancel context.CancelFunc) {
+func serveHTTPHandler(h http.Handler, r *HTTPRequest, req *http.Request, cancel context.CancelFunc) {
 	w := &responseWriter{r: r, req: req, header: make(http.Header), declared: -1}
 	defer cancel()
 	defer func() {

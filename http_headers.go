@@ -20,14 +20,14 @@ import (
 // name may occur several times. Names compare case-insensitively, as in
 // libevent; values are kept as given.
 //
-// The headers of a [Request] belong to it: they become unusable, and their
+// The headers of a [HTTPRequest] belong to it: they become unusable, and their
 // methods return errors matching ErrClosed or report nothing, once the
 // request has been answered or freed. Headers made with [NewHeaders] belong
 // to the caller, who closes them. Methods may be called from any goroutine;
 // a request's headers are read and changed on its base's loop goroutine.
 type Headers struct {
 	// req is the request that owns the list, or nil for NewHeaders.
-	req    *Request
+	req    *HTTPRequest
 	output bool // req's output headers rather than its input headers
 
 	// mu serializes the calls on a list that the caller owns; ptr is nil

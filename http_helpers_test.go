@@ -10,17 +10,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// httpServer is a Server on a running loop, bound to 127.0.0.1.
+// httpServer is an HTTPServer on a running loop, bound to 127.0.0.1.
 type httpServer struct {
 	base   *Base
-	server *Server
+	server *HTTPServer
 	addr   string // host:port of the bound socket
 	url    string // "http://" + addr
 }
 
-// startHTTPServer creates a Server on a new base for bk, lets setup add
+// startHTTPServer creates an HTTPServer on a new base for bk, lets setup add
 // handlers, binds 127.0.0.1:0 and runs the loop until the test ends.
-func startHTTPServer(t *testing.T, bk backend, setup func(s *Server)) *httpServer {
+func startHTTPServer(t *testing.T, bk backend, setup func(s *HTTPServer)) *httpServer {
 	t.Helper()
 	b := newBase(t, bk)
 	s, err := NewHTTPServer(b)

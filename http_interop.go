@@ -21,14 +21,14 @@ import (
 // Close. C code must not free it, and must not replace the callbacks that
 // the package installed: the generic callback, the paths given to Handle
 // and the bufferevent callback.
-func (s *Server) C() unsafe.Pointer {
+func (s *HTTPServer) C() unsafe.Pointer {
 	if s == nil || s.ptr == nil || s.life.isClosed() {
 		return nil
 	}
 	return unsafe.Pointer(s.ptr)
 }
 
-// WrapHTTPServer returns a Server for an evhttp that C code created on the
+// WrapHTTPServer returns an HTTPServer for an evhttp that C code created on the
 // base that b wraps, and owns. Go code can then add handlers with Handle,
 // HandleDefault and AddVirtualHost, and change settings, which stay after
 // Close. Paths that C code has set keep their C handlers, and Handle fails
@@ -43,8 +43,8 @@ func (s *Server) C() unsafe.Pointer {
 //
 // libevent cannot report an evhttp's base, so the caller must pass the
 // right one. Requests of a wrapped server keep their completion callback
-// for C code, so [Request.OnComplete] fails for them.
-func WrapHTTPServer(ptr unsafe.Pointer, b *Base) (*Server, error) {
+// for C code, so [HTTPRequest.OnComplete] fails for them.
+func WrapHTTPServer(ptr unsafe.Pointer, b *Base) (*HTTPServer, error) {
 	const op = "WrapHTTPServer"
 	if ptr == nil {
 		return nil, invalidError(op, "nil evhttp pointer")
@@ -56,14 +56,14 @@ func WrapHTTPServer(ptr unsafe.Pointer, b *Base) (*Server, error) {
 		return nil, err
 	}
 	defer b.leave()
-	s := &Server{
+	s := &HTTPServer{
 		ptr:        (*C.struct_evhttp)(ptr),
 		base:       b,
 		borrowed:   true,
 		paths:      make(map[string]*pathHandler),
-		vhosts:     make(map[*Server]string),
-		requests:   make(map[*Request]struct{}),
-		completing: make(map[*C.struct_evhttp_request]*Request),
+		vhosts:     make(map[*HTTPServer]string),
+		requests:   make(map[*HTTPRequest]struct{}),
+		completing: make(map[*C.struct_evhttp_request]*HTTPRequest),
 	}
 	s.closed, s.cancelClosed = context.WithCancel(context.Background())
 	s.root = s
@@ -75,9 +75,9 @@ func WrapHTTPServer(ptr unsafe.Pointer, b *Base) (*Server, error) {
 // releaseBorrowed undoes what Go added to a server from WrapHTTPServer and
 // releases the keys, leaving the evhttp to C code. It runs where release
 // runs.
-func (s *Server) releaseBorrowed() {
+func (s *HTTPServer) releaseBorrowed() {
 	s.mu.Lock()
-	pending := make([]*Request, 0, len(s.requests))
+	pending := make([]*HTTPRequest, 0, len(s.requests))
 	for r := range s.requests {
 		pending = append(pending, r)
 	}
@@ -121,11 +121,11 @@ func (s *Server) releaseBorrowed() {
 	// also frees the virtual hosts nested in it.
 	all := s.descendants()
 	s.mu.Lock()
-	direct := make([]*Server, 0, len(s.vhosts))
+	direct := make([]*HTTPServer, 0, len(s.vhosts))
 	for v := range s.vhosts {
 		direct = append(direct, v)
 	}
-	s.vhosts = make(map[*Server]string)
+	s.vhosts = make(map[*HTTPServer]string)
 	s.mu.Unlock()
 	for _, v := range all {
 		v.life.close()
@@ -146,8 +146,8 @@ func (s *Server) releaseBorrowed() {
 // C returns the request's struct evhttp_request *, or nil once the Go side
 // has let go of it after the reply. C code may read the request through
 // it, but must not reply to it or free it: the reply goes through the
-// Request.
-func (r *Request) C() unsafe.Pointer {
+// HTTPRequest.
+func (r *HTTPRequest) C() unsafe.Pointer {
 	if r == nil {
 		return nil
 	}
@@ -156,19 +156,19 @@ func (r *Request) C() unsafe.Pointer {
 	return unsafe.Pointer(r.ptr)
 }
 
-// WrapRequest returns a Request for an evhttp_request that a server's C
+// WrapHTTPRequest returns an HTTPRequest for an evhttp_request that a server's C
 // handler received and hands to Go, on the base that b wraps. Go code can
-// then read the request and reply once with the Request's methods, now or
+// then read the request and reply once with the HTTPRequest's methods, now or
 // later from any goroutine. C code must neither reply to it nor free it
 // afterwards. Wrap a request once, because two wrappers would both reply.
 //
-// The Request is not tracked by any Server, so closing b leaves it to C
+// The HTTPRequest is not tracked by any HTTPServer, so closing b leaves it to C
 // code, and its methods fail with ErrClosed. C code must not free the
 // evhttp before the reply, because that frees the request.
-// [Request.OnComplete] fails, because the completion callback belongs to C
+// [HTTPRequest.OnComplete] fails, because the completion callback belongs to C
 // code.
-func WrapRequest(ptr unsafe.Pointer, b *Base) (*Request, error) {
-	const op = "WrapRequest"
+func WrapHTTPRequest(ptr unsafe.Pointer, b *Base) (*HTTPRequest, error) {
+	const op = "WrapHTTPRequest"
 	if ptr == nil {
 		return nil, invalidError(op, "nil evhttp_request pointer")
 	}

@@ -54,14 +54,14 @@ func httpGet(t *testing.T, url string) (int, string) {
 
 // goReply returns a handler that replies with status 200 and body.
 func goReply(body string) HandlerFunc {
-	return func(r *Request) { r.SendReply(200, "OK", []byte(body)) }
+	return func(r *HTTPRequest) { r.SendReply(200, "OK", []byte(body)) }
 }
 
 func TestServerAndRequestC(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		uris := make(chan [2]string, 1)
-		srv := startHTTPServer(t, bk, func(s *Server) {
-			require.NoError(t, s.Handle("/ptr", func(r *Request) {
+		srv := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.Handle("/ptr", func(r *HTTPRequest) {
 				uris <- [2]string{r.URI(), chttp.RequestURI(r.C())}
 				assert.NoError(t, r.SendReply(200, "OK", nil))
 				assert.Nil(t, r.C(), "C after the reply")
@@ -74,15 +74,15 @@ func TestServerAndRequestC(t *testing.T) {
 		require.Equal(t, 200, code)
 		got := <-uris
 		assert.Equal(t, "/ptr?x=1", got[0])
-		assert.Equal(t, got[0], got[1], "C read another URI through Request.C")
+		assert.Equal(t, got[0], got[1], "C read another URI through HTTPRequest.C")
 
 		s, err := NewHTTPServer(srv.base)
 		require.NoError(t, err)
 		require.NoError(t, s.Close())
 		assert.Nil(t, s.C())
-		var zero *Server
+		var zero *HTTPServer
 		assert.Nil(t, zero.C())
-		var nilRequest *Request
+		var nilRequest *HTTPRequest
 		assert.Nil(t, nilRequest.C())
 	})
 }
@@ -101,9 +101,9 @@ func TestWrapHTTPServer(t *testing.T) {
 		vhost, err := s.AddVirtualHost("vhost.test")
 		require.NoError(t, err)
 		require.NoError(t, vhost.Handle("/v", goReply("from a Go virtual host")))
-		held := make(chan *Request, 1)
-		require.NoError(t, s.Handle("/hold", func(r *Request) {
-			assert.ErrorIs(t, r.OnComplete(func(*Request) {}), ErrInvalid)
+		held := make(chan *HTTPRequest, 1)
+		require.NoError(t, s.Handle("/hold", func(r *HTTPRequest) {
+			assert.ErrorIs(t, r.OnComplete(func(*HTTPRequest) {}), ErrInvalid)
 			held <- r
 		}))
 		runLoopUntilCleanup(t, b)
@@ -139,7 +139,7 @@ func TestWrapHTTPServer(t *testing.T) {
 			code, _ := httpGet(t, cs.url+"/hold")
 			heldResult <- code
 		}()
-		var r *Request
+		var r *HTTPRequest
 		select {
 		case r = <-held:
 		case <-time.After(30 * time.Second):
@@ -176,7 +176,7 @@ func TestWrapHTTPServerOnCThread(t *testing.T) {
 		// stored, which the race detector cannot see, hence the atomic.
 		onThread := make(chan bool, 1)
 		var running atomic.Pointer[cthread.Loop]
-		require.NoError(t, s.Handle("/go", func(r *Request) {
+		require.NoError(t, s.Handle("/go", func(r *HTTPRequest) {
 			onThread <- running.Load().OnLoopThread()
 			r.SendReply(200, "OK", []byte("Go on the C thread"))
 		}))
@@ -215,11 +215,11 @@ func TestWrapRequest(t *testing.T) {
 			otherBaseErr, complErr    error
 		}
 		got := make(chan seen, 1)
-		later := make(chan *Request, 1)
+		later := make(chan *HTTPRequest, 1)
 		chttp.SetHandOver(func(req unsafe.Pointer) {
 			var v seen
-			_, v.otherBaseErr = WrapRequest(req, other)
-			r, err := WrapRequest(req, b)
+			_, v.otherBaseErr = WrapHTTPRequest(req, other)
+			r, err := WrapHTTPRequest(req, b)
 			if !assert.NoError(t, err) {
 				return
 			}
@@ -229,7 +229,7 @@ func TestWrapRequest(t *testing.T) {
 			data, err := io.ReadAll(r.Body())
 			assert.NoError(t, err)
 			v.body = string(data)
-			v.complErr = r.OnComplete(func(*Request) {})
+			v.complErr = r.OnComplete(func(*HTTPRequest) {})
 			got <- v
 			// The reply comes later from another goroutine.
 			later <- r
@@ -256,7 +256,7 @@ func TestWrapRequest(t *testing.T) {
 		assert.Equal(t, "answered by Go", string(body))
 
 		v := <-got
-		assert.True(t, v.cMatches, "Request.C is not the pointer C handed over")
+		assert.True(t, v.cMatches, "HTTPRequest.C is not the pointer C handed over")
 		assert.Equal(t, "POST", v.method)
 		assert.Equal(t, "/handover?q=1", v.uri)
 		assert.Equal(t, "header value", v.header)
@@ -278,14 +278,14 @@ func TestWrapHTTPBadInput(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = WrapHTTPServer(ptr, nil)
 	assert.ErrorIs(t, err, ErrInvalid)
-	_, err = WrapRequest(nil, b)
+	_, err = WrapHTTPRequest(nil, b)
 	assert.ErrorIs(t, err, ErrInvalid)
-	_, err = WrapRequest(ptr, nil)
+	_, err = WrapHTTPRequest(ptr, nil)
 	assert.ErrorIs(t, err, ErrInvalid)
 
 	require.NoError(t, b.Close())
 	_, err = WrapHTTPServer(ptr, b)
 	assert.ErrorIs(t, err, ErrClosed)
-	_, err = WrapRequest(ptr, b)
+	_, err = WrapHTTPRequest(ptr, b)
 	assert.ErrorIs(t, err, ErrClosed)
 }

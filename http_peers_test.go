@@ -21,18 +21,18 @@ import (
 // startPeerServer serves /hello, /echo (method, Content-Length header and
 // body back) and /peer (the client's port, which tells connections apart).
 func startPeerServer(t *testing.T, bk backend) *httpServer {
-	return startHTTPServer(t, bk, func(s *Server) {
+	return startHTTPServer(t, bk, func(s *HTTPServer) {
 		require.NoError(t, s.SetDefaultContentType("text/plain"))
-		require.NoError(t, s.Handle("/hello", func(r *Request) {
+		require.NoError(t, s.Handle("/hello", func(r *HTTPRequest) {
 			assert.NoError(t, r.SendReply(200, "OK", []byte("hello\n")))
 		}))
-		require.NoError(t, s.Handle("/echo", func(r *Request) {
+		require.NoError(t, s.Handle("/echo", func(r *HTTPRequest) {
 			body, err := io.ReadAll(r.Body())
 			assert.NoError(t, err)
 			reply := fmt.Sprintf("%s %d %s", r.Method(), len(body), body)
 			assert.NoError(t, r.SendReply(200, "OK", []byte(reply)))
 		}))
-		require.NoError(t, s.Handle("/peer", func(r *Request) {
+		require.NoError(t, s.Handle("/peer", func(r *HTTPRequest) {
 			addr, ok := r.RemoteAddr().(*net.TCPAddr)
 			port := 0
 			if assert.True(t, ok) {

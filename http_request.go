@@ -19,7 +19,7 @@ import (
 )
 
 // HTTPMethod is a set of HTTP methods as libevent numbers them
-// (enum evhttp_cmd_type), one bit each; [Server.SetAllowedMethods] takes a
+// (enum evhttp_cmd_type), one bit each; [HTTPServer.SetAllowedMethods] takes a
 // set.
 type HTTPMethod uint16
 
@@ -83,12 +83,12 @@ func ParseHTTPMethod(name string) (HTTPMethod, error) {
 // ErrClosed too.
 var ErrReplied = fmt.Errorf("HTTP request already answered: %w", ErrClosed)
 
-// requestOwner is the object that holds a Request: the Server for an
+// requestOwner is the object that holds an HTTPRequest: the HTTPServer for an
 // incoming request, or a client connection for an outgoing one.
 type requestOwner interface {
 	// requestDone runs on the loop goroutine once the Go side no longer
 	// uses the request's C memory.
-	requestDone(r *Request)
+	requestDone(r *HTTPRequest)
 }
 
 // replyState is how far the reply to a request has got.
@@ -100,12 +100,12 @@ const (
 	replyDone                // the reply was handed to libevent
 )
 
-// Request is an evhttp_request: an HTTP request with its reply. A server
+// HTTPRequest is an evhttp_request: an HTTP request with its reply. A server
 // handler receives one for each request; it reads the method, URI, headers
-// and body and answers exactly once with [Request.SendReply],
-// [Request.SendError] or the chunked calls.
+// and body and answers exactly once with [HTTPRequest.SendReply],
+// [HTTPRequest.SendError] or the chunked calls.
 //
-// The handler may keep the Request and answer later from any goroutine:
+// The handler may keep the HTTPRequest and answer later from any goroutine:
 // every method runs its libevent calls on the base's loop goroutine (evhttp
 // has no locks of its own). After the reply, libevent owns and frees the
 // request, so every method then fails with an error matching ErrReplied,
@@ -116,7 +116,7 @@ const (
 // reset or a close by the client goes unseen until then. The reply to such
 // a client is dropped, and SendReply still returns nil because the write
 // happens later on the loop.
-type Request struct {
+type HTTPRequest struct {
 	base  *Base
 	owner requestOwner
 
@@ -131,7 +131,7 @@ type Request struct {
 	gone error
 
 	// noCompleteHook marks a request whose completion callback belongs to
-	// C code: one from WrapRequest or from a server from WrapHTTPServer.
+	// C code: one from WrapHTTPRequest or from a server from WrapHTTPServer.
 	noCompleteHook bool
 
 	input      *Buffer  // made by InputBuffer on first use
@@ -140,22 +140,22 @@ type Request struct {
 
 	// cbMu guards the callbacks, which trampolines read without callMu.
 	cbMu       sync.Mutex
-	onComplete func(r *Request)
+	onComplete func(r *HTTPRequest)
 	chunkFn    func()
 	chunkKey   unsafe.Pointer // registry key of the chunk callback, or nil
 }
 
 // newRequest wraps the C request ptr, which owner holds, on base.
-func newRequest(ptr *C.struct_evhttp_request, base *Base, owner requestOwner) *Request {
-	return &Request{ptr: ptr, base: base, owner: owner}
+func newRequest(ptr *C.struct_evhttp_request, base *Base, owner requestOwner) *HTTPRequest {
+	return &HTTPRequest{ptr: ptr, base: base, owner: owner}
 }
 
 // call runs fn with the C request on the loop goroutine, or fails with the
 // error that the request's end left. It holds the base so that the base
 // cannot be freed meanwhile.
-func (r *Request) call(op string, fn func(req *C.struct_evhttp_request) error) error {
+func (r *HTTPRequest) call(op string, fn func(req *C.struct_evhttp_request) error) error {
 	if r == nil || r.base == nil {
-		return invalidError(op, "the Request was not created by a Server or a client")
+		return invalidError(op, "the HTTPRequest was not created by an HTTPServer or a client")
 	}
 	b := r.base
 	if err := b.enter(op); err != nil {
@@ -181,7 +181,7 @@ func (r *Request) call(op string, fn func(req *C.struct_evhttp_request) error) e
 // finish lets go of the C request: after the final reply, or when the owner
 // has freed it, in which case gone is ErrClosed. It runs on the loop
 // goroutine with callMu held.
-func (r *Request) finish(gone error) {
+func (r *HTTPRequest) finish(gone error) {
 	r.ptr = nil
 	r.gone = gone
 	if r.input != nil {
@@ -200,12 +200,12 @@ func (r *Request) finish(gone error) {
 	}
 }
 
-// enter and leave make the Request the owner of its input Buffer. The
+// enter and leave make the HTTPRequest the owner of its input Buffer. The
 // buffer may be used only on the loop goroutine, because a reply from
 // another goroutine could free it during a call.
-func (r *Request) enter(op string) error {
+func (r *HTTPRequest) enter(op string) error {
 	if r == nil || r.base == nil {
-		return invalidError(op, "the Request was not created by a Server or a client")
+		return invalidError(op, "the HTTPRequest was not created by an HTTPServer or a client")
 	}
 	b := r.base
 	if err := b.enter(op); err != nil {
@@ -225,14 +225,14 @@ func (r *Request) enter(op string) error {
 	return nil
 }
 
-func (r *Request) leave() {
+func (r *HTTPRequest) leave() {
 	r.callMu.Unlock()
 	r.base.leave()
 }
 
 // Method returns the request's method, such as "GET", or "" once the
 // request is unusable (evhttp_request_get_command).
-func (r *Request) Method() string {
+func (r *HTTPRequest) Method() string {
 	var name string
 	_ = r.call("evhttp_request_get_command", func(req *C.struct_evhttp_request) error {
 		m := HTTPMethod(C.evhttp_request_get_command(req))
@@ -248,7 +248,7 @@ func (r *Request) Method() string {
 
 // URI returns the request target as the client sent it, such as
 // "/search?q=x" (evhttp_request_get_uri).
-func (r *Request) URI() string {
+func (r *HTTPRequest) URI() string {
 	var uri string
 	_ = r.call("evhttp_request_get_uri", func(req *C.struct_evhttp_request) error {
 		uri = goStringOrEmpty(C.evhttp_request_get_uri(req))
@@ -259,7 +259,7 @@ func (r *Request) URI() string {
 
 // ParsedURI returns the request target split into its parts
 // (evhttp_request_get_evhttp_uri), or nil.
-func (r *Request) ParsedURI() *URI {
+func (r *HTTPRequest) ParsedURI() *URI {
 	var u *URI
 	_ = r.call("evhttp_request_get_evhttp_uri", func(req *C.struct_evhttp_request) error {
 		u = uriFromC((*C.struct_evhttp_uri)(unsafe.Pointer(C.evhttp_request_get_evhttp_uri(req))), false)
@@ -270,7 +270,7 @@ func (r *Request) ParsedURI() *URI {
 
 // Host returns the host the request is for: the host of an absolute URI,
 // else the Host header without its port (evhttp_request_get_host).
-func (r *Request) Host() string {
+func (r *HTTPRequest) Host() string {
 	var host string
 	_ = r.call("evhttp_request_get_host", func(req *C.struct_evhttp_request) error {
 		host = goStringOrEmpty(C.evhttp_request_get_host(req))
@@ -280,7 +280,7 @@ func (r *Request) Host() string {
 }
 
 // ProtoVersion returns the HTTP version of the request, such as 1 and 1.
-func (r *Request) ProtoVersion() (major, minor int) {
+func (r *HTTPRequest) ProtoVersion() (major, minor int) {
 	_ = r.call("evhttp_request", func(req *C.struct_evhttp_request) error {
 		major, minor = int(req.major), int(req.minor)
 		return nil
@@ -290,7 +290,7 @@ func (r *Request) ProtoVersion() (major, minor int) {
 
 // ResponseCode returns the status code of the reply, 0 before one is set
 // (evhttp_request_get_response_code).
-func (r *Request) ResponseCode() int {
+func (r *HTTPRequest) ResponseCode() int {
 	var code int
 	_ = r.call("evhttp_request_get_response_code", func(req *C.struct_evhttp_request) error {
 		code = int(C.evhttp_request_get_response_code(req))
@@ -301,7 +301,7 @@ func (r *Request) ResponseCode() int {
 
 // ResponseReason returns the reason phrase of the reply, such as "OK"
 // (evhttp_request_get_response_code_line).
-func (r *Request) ResponseReason() string {
+func (r *HTTPRequest) ResponseReason() string {
 	var reason string
 	_ = r.call("evhttp_request_get_response_code_line", func(req *C.struct_evhttp_request) error {
 		reason = goStringOrEmpty(C.evhttp_request_get_response_code_line(req))
@@ -312,7 +312,7 @@ func (r *Request) ResponseReason() string {
 
 // InputHeaders returns the headers that came with the request (for a
 // server) or the reply (for a client) (evhttp_request_get_input_headers).
-func (r *Request) InputHeaders() *Headers {
+func (r *HTTPRequest) InputHeaders() *Headers {
 	r.cbMu.Lock()
 	defer r.cbMu.Unlock()
 	if r.inHeaders == nil {
@@ -323,7 +323,7 @@ func (r *Request) InputHeaders() *Headers {
 
 // OutputHeaders returns the headers to send with the reply (for a server) or
 // the request (for a client) (evhttp_request_get_output_headers).
-func (r *Request) OutputHeaders() *Headers {
+func (r *HTTPRequest) OutputHeaders() *Headers {
 	r.cbMu.Lock()
 	defer r.cbMu.Unlock()
 	if r.outHeaders == nil {
@@ -337,9 +337,9 @@ func (r *Request) OutputHeaders() *Headers {
 // The Buffer belongs to the request: use it only on the loop goroutine,
 // such as in the handler, and only until the reply; elsewhere its methods
 // fail with ErrNotThreadSafe, and after the reply with ErrReplied. Use
-// [Request.Body] from other goroutines. It returns nil once the request is
+// [HTTPRequest.Body] from other goroutines. It returns nil once the request is
 // unusable.
-func (r *Request) InputBuffer() *Buffer {
+func (r *HTTPRequest) InputBuffer() *Buffer {
 	var buf *Buffer
 	_ = r.call("evhttp_request_get_input_buffer", func(req *C.struct_evhttp_request) error {
 		if r.input == nil {
@@ -354,11 +354,11 @@ func (r *Request) InputBuffer() *Buffer {
 // Body returns a reader that removes the body from the request's input
 // buffer. Unlike InputBuffer it may be used from any goroutine until the
 // reply; afterwards it reports ErrReplied.
-func (r *Request) Body() io.Reader {
+func (r *HTTPRequest) Body() io.Reader {
 	return requestBody{r}
 }
 
-type requestBody struct{ r *Request }
+type requestBody struct{ r *HTTPRequest }
 
 func (b requestBody) Read(p []byte) (int, error) {
 	const op = "evbuffer_remove"
@@ -393,7 +393,7 @@ func (b requestBody) Read(p []byte) (int, error) {
 // RemoteAddr returns the address of the client (for a server) or of the
 // server (for a client) (evhttp_connection_get_peer), or nil when the
 // request has no connection, such as after the client went away.
-func (r *Request) RemoteAddr() net.Addr {
+func (r *HTTPRequest) RemoteAddr() net.Addr {
 	var addr net.Addr
 	_ = r.call("evhttp_connection_get_peer", func(req *C.struct_evhttp_request) error {
 		var host [64]C.char
@@ -412,7 +412,7 @@ func (r *Request) RemoteAddr() net.Addr {
 }
 
 // Base returns the base whose loop runs the request.
-func (r *Request) Base() *Base {
+func (r *HTTPRequest) Base() *Base {
 	if r == nil {
 		return nil
 	}
@@ -421,12 +421,12 @@ func (r *Request) Base() *Base {
 
 // OnComplete sets fn to run on the loop goroutine once the whole reply has
 // been written and just before libevent frees the request
-// (evhttp_request_set_on_complete_cb). fn receives the Request, which can
+// (evhttp_request_set_on_complete_cb). fn receives the HTTPRequest, which can
 // no longer be used then. It does not run when the client went away before
 // the reply was written, or when the server was closed first. It fails
-// for a request from [WrapRequest] or from a server from [WrapHTTPServer],
+// for a request from [WrapHTTPRequest] or from a server from [WrapHTTPServer],
 // whose completion callback belongs to C code.
-func (r *Request) OnComplete(fn func(r *Request)) error {
+func (r *HTTPRequest) OnComplete(fn func(r *HTTPRequest)) error {
 	const op = "evhttp_request_set_on_complete_cb"
 	if r != nil && r.noCompleteHook {
 		return invalidError(op, "a request that C code owns keeps its own completion callback")
@@ -466,7 +466,7 @@ func cReason(reason string) *C.char {
 // libevent adds Content-Length, Date and the default Content-Type when they
 // are missing from the output headers. It fails with ErrReplied when the
 // request was already answered, and the request is unusable afterwards.
-func (r *Request) SendReply(code int, reason string, body []byte) error {
+func (r *HTTPRequest) SendReply(code int, reason string, body []byte) error {
 	const op = "evhttp_send_reply"
 	if err := checkStatus(op, code, reason); err != nil {
 		return err
@@ -493,7 +493,7 @@ func (r *Request) SendReply(code int, reason string, body []byte) error {
 // SendError sends an error reply with status code and a short HTML page
 // that names reason (evhttp_send_error). An empty reason gives the standard
 // phrase for code. The rules of SendReply apply.
-func (r *Request) SendError(code int, reason string) error {
+func (r *HTTPRequest) SendError(code int, reason string) error {
 	const op = "evhttp_send_error"
 	if err := checkStatus(op, code, reason); err != nil {
 		return err
@@ -516,7 +516,7 @@ func (r *Request) SendError(code int, reason string) error {
 // Content-Length in the output headers, libevent uses chunked transfer
 // encoding; otherwise the body ends when the connection closes or after
 // Content-Length bytes.
-func (r *Request) SendReplyStart(code int, reason string) error {
+func (r *HTTPRequest) SendReplyStart(code int, reason string) error {
 	const op = "evhttp_send_reply_start"
 	if err := checkStatus(op, code, reason); err != nil {
 		return err
@@ -535,7 +535,7 @@ func (r *Request) SendReplyStart(code int, reason string) error {
 
 // SendReplyChunk sends data as the next part of a reply that SendReplyStart
 // began (evhttp_send_reply_chunk). Empty data sends nothing.
-func (r *Request) SendReplyChunk(data []byte) error {
+func (r *HTTPRequest) SendReplyChunk(data []byte) error {
 	return r.sendChunk("evhttp_send_reply_chunk", data, nil)
 }
 
@@ -545,7 +545,7 @@ func (r *Request) SendReplyChunk(data []byte) error {
 // it before sending more. fn does not run when nothing is sent (empty data,
 // a reply to HEAD, a client that has gone away), and a later chunk replaces
 // a callback that has not run yet.
-func (r *Request) SendReplyChunkWithCallback(data []byte, fn func()) error {
+func (r *HTTPRequest) SendReplyChunkWithCallback(data []byte, fn func()) error {
 	const op = "evhttp_send_reply_chunk_with_cb"
 	if fn == nil {
 		return invalidError(op, "nil callback")
@@ -553,7 +553,7 @@ func (r *Request) SendReplyChunkWithCallback(data []byte, fn func()) error {
 	return r.sendChunk(op, data, fn)
 }
 
-func (r *Request) sendChunk(op string, data []byte, fn func()) error {
+func (r *HTTPRequest) sendChunk(op string, data []byte, fn func()) error {
 	return r.call(op, func(req *C.struct_evhttp_request) error {
 		switch r.state {
 		case replyNone:
@@ -584,7 +584,7 @@ func (r *Request) sendChunk(op string, data []byte, fn func()) error {
 
 // SendReplyEnd ends a chunked reply (evhttp_send_reply_end). The request is
 // unusable afterwards.
-func (r *Request) SendReplyEnd() error {
+func (r *HTTPRequest) SendReplyEnd() error {
 	const op = "evhttp_send_reply_end"
 	return r.call(op, func(req *C.struct_evhttp_request) error {
 		switch r.state {
@@ -602,7 +602,7 @@ func (r *Request) SendReplyEnd() error {
 
 // runChunkCallback runs the pending chunk callback; the chunk trampoline
 // calls it on the loop goroutine.
-func (r *Request) runChunkCallback() {
+func (r *HTTPRequest) runChunkCallback() {
 	r.cbMu.Lock()
 	fn := r.chunkFn
 	r.chunkFn = nil
@@ -614,7 +614,7 @@ func (r *Request) runChunkCallback() {
 
 // runOnComplete runs the completion callback; the completion trampoline
 // calls it on the loop goroutine.
-func (r *Request) runOnComplete() {
+func (r *HTTPRequest) runOnComplete() {
 	r.cbMu.Lock()
 	fn := r.onComplete
 	r.onComplete = nil

@@ -21,11 +21,11 @@ import (
 )
 
 const (
-	// DefaultMaxHeaderBytes is the limit a new Server puts on the size of a
+	// DefaultMaxHeaderBytes is the limit a new HTTPServer puts on the size of a
 	// request's start line and headers, the same as net/http's
 	// DefaultMaxHeaderBytes (1 MiB). libevent's own default is no limit.
 	DefaultMaxHeaderBytes = 1 << 20
-	// DefaultMaxBodyBytes is the limit a new Server puts on a request body:
+	// DefaultMaxBodyBytes is the limit a new HTTPServer puts on a request body:
 	// 8 MiB, which fits form posts and small uploads while bounding the
 	// memory one request can take. libevent's own default is no limit.
 	// A larger body gets 413 Payload Too Large.
@@ -34,9 +34,9 @@ const (
 
 // HandlerFunc handles an HTTP request on the loop goroutine. It must answer
 // the request exactly once, now or later from any goroutine.
-type HandlerFunc func(r *Request)
+type HandlerFunc func(r *HTTPRequest)
 
-// Server is an evhttp: an HTTP server whose connections the base's loop
+// HTTPServer is an evhttp: an HTTP server whose connections the base's loop
 // serves. Create one with [NewHTTPServer], give it sockets with Bind,
 // Accept or AcceptNet and handlers with Handle and HandleDefault, and run
 // the loop. Requests with no handler get 404 Not Found. libevent replies to
@@ -46,7 +46,7 @@ type HandlerFunc func(r *Request)
 //
 // Methods may be called from any goroutine; they run their libevent calls
 // on the loop goroutine, because evhttp has no locks of its own.
-type Server struct {
+type HTTPServer struct {
 	ptr  *C.struct_evhttp
 	base *Base
 	key  unsafe.Pointer
@@ -54,9 +54,9 @@ type Server struct {
 	// root is the server whose sockets accept the connections: the server
 	// itself, or for a virtual host the top server above it. The root
 	// tracks the requests.
-	root *Server
+	root *HTTPServer
 	// parent is the server a virtual host was added to, or nil.
-	parent *Server
+	parent *HTTPServer
 	// borrowed marks a server from WrapHTTPServer, which C code owns: Close
 	// removes what Go added to it instead of freeing it.
 	borrowed bool
@@ -64,16 +64,16 @@ type Server struct {
 	mu      sync.Mutex // guards the fields below
 	generic HandlerFunc
 	paths   map[string]*pathHandler
-	vhosts  map[*Server]string // virtual hosts added to this server
+	vhosts  map[*HTTPServer]string // virtual hosts added to this server
 	bevFn   func(b *Base) (*BufferEvent, error)
 	// requests are the requests handed to handlers and not yet answered;
 	// completing maps the C requests of every request this server handed
-	// out to its Request, for the completion callback. libevent frees a
+	// out to its HTTPRequest, for the completion callback. libevent frees a
 	// request silently when its connection fails after the reply, so an
 	// entry of completing can outlive its request; a new request at the
 	// same address replaces it, and Close drops the rest.
-	requests   map[*Request]struct{}
-	completing map[*C.struct_evhttp_request]*Request
+	requests   map[*HTTPRequest]struct{}
+	completing map[*C.struct_evhttp_request]*HTTPRequest
 	freed      bool
 
 	// closed is cancelled when the server is freed, which cancels the
@@ -87,7 +87,7 @@ type Server struct {
 
 // pathHandler is the callback argument of one evhttp_set_cb path.
 type pathHandler struct {
-	server *Server
+	server *HTTPServer
 	path   string
 	fn     HandlerFunc
 	key    unsafe.Pointer
@@ -95,7 +95,7 @@ type pathHandler struct {
 
 // NewHTTPServer creates an HTTP server on b (evhttp_new) with the limits
 // DefaultMaxHeaderBytes and DefaultMaxBodyBytes.
-func NewHTTPServer(b *Base) (*Server, error) {
+func NewHTTPServer(b *Base) (*HTTPServer, error) {
 	s, err := newServer("evhttp_new", b)
 	if err != nil {
 		return nil, err
@@ -113,17 +113,17 @@ func NewHTTPServer(b *Base) (*Server, error) {
 	return s, nil
 }
 
-func newServer(op string, b *Base) (*Server, error) {
+func newServer(op string, b *Base) (*HTTPServer, error) {
 	if err := b.enter(op); err != nil {
 		return nil, err
 	}
 	defer b.leave()
-	s := &Server{
+	s := &HTTPServer{
 		base:       b,
 		paths:      make(map[string]*pathHandler),
-		vhosts:     make(map[*Server]string),
-		requests:   make(map[*Request]struct{}),
-		completing: make(map[*C.struct_evhttp_request]*Request),
+		vhosts:     make(map[*HTTPServer]string),
+		requests:   make(map[*HTTPRequest]struct{}),
+		completing: make(map[*C.struct_evhttp_request]*HTTPRequest),
 	}
 	s.closed, s.cancelClosed = context.WithCancel(context.Background())
 	var errno error
@@ -143,9 +143,9 @@ func newServer(op string, b *Base) (*Server, error) {
 }
 
 // do runs fn on the loop goroutine while the server and its base are open.
-func (s *Server) do(op string, fn func() error) error {
+func (s *HTTPServer) do(op string, fn func() error) error {
 	if s == nil || s.ptr == nil {
-		return invalidError(op, "the Server was not created by NewHTTPServer")
+		return invalidError(op, "the HTTPServer was not created by NewHTTPServer")
 	}
 	b := s.base
 	if err := b.enter(op); err != nil {
@@ -171,7 +171,7 @@ func (s *Server) do(op string, fn func() error) error {
 // virtual hosts and every request that has not been answered, whose
 // methods then fail with ErrClosed. Closing a virtual host removes it from
 // its server first. Closing twice is harmless.
-func (s *Server) Close() error {
+func (s *HTTPServer) Close() error {
 	if s == nil || s.ptr == nil {
 		return nil
 	}
@@ -189,7 +189,7 @@ func (s *Server) Close() error {
 
 // free releases the server unless Base.free has taken it over. The caller
 // holds the base.
-func (s *Server) free() {
+func (s *HTTPServer) free() {
 	if s.parent == nil && !s.base.removeChild(s) {
 		return
 	}
@@ -198,14 +198,14 @@ func (s *Server) free() {
 	}
 }
 
-func (s *Server) freeWithBase() {
+func (s *HTTPServer) freeWithBase() {
 	s.life.close()
 	s.release()
 }
 
 // release frees the C server and, once no callback can use them, the keys.
 // It runs on the loop goroutine, or with no loop running.
-func (s *Server) release() {
+func (s *HTTPServer) release() {
 	s.mu.Lock()
 	if s.freed {
 		s.mu.Unlock()
@@ -239,7 +239,7 @@ func (s *Server) release() {
 	}
 
 	s.mu.Lock()
-	pending := make([]*Request, 0, len(s.requests))
+	pending := make([]*HTTPRequest, 0, len(s.requests))
 	for r := range s.requests {
 		pending = append(pending, r)
 	}
@@ -277,9 +277,9 @@ func (s *Server) release() {
 
 // descendants returns the virtual hosts added to s and, recursively, to
 // them.
-func (s *Server) descendants() []*Server {
+func (s *HTTPServer) descendants() []*HTTPServer {
 	s.mu.Lock()
-	direct := make([]*Server, 0, len(s.vhosts))
+	direct := make([]*HTTPServer, 0, len(s.vhosts))
 	for v := range s.vhosts {
 		direct = append(direct, v)
 	}
@@ -293,7 +293,7 @@ func (s *Server) descendants() []*Server {
 
 // releaseKeys releases the server's registry keys once no callback can be
 // using them.
-func (s *Server) releaseKeys() {
+func (s *HTTPServer) releaseKeys() {
 	s.mu.Lock()
 	keys := []unsafe.Pointer{s.key}
 	for _, p := range s.paths {
@@ -309,14 +309,14 @@ func (s *Server) releaseKeys() {
 }
 
 // requestDone forgets r, which has been answered or freed.
-func (s *Server) requestDone(r *Request) {
+func (s *HTTPServer) requestDone(r *HTTPRequest) {
 	s.mu.Lock()
 	delete(s.requests, r)
 	s.mu.Unlock()
 }
 
 // Base returns the server's base.
-func (s *Server) Base() *Base {
+func (s *HTTPServer) Base() *Base {
 	if s == nil {
 		return nil
 	}
@@ -326,7 +326,7 @@ func (s *Server) Base() *Base {
 // Handle sets fn as the handler of requests whose path is exactly path,
 // such as "/hello", not counting the query (evhttp_set_cb). A nil fn
 // removes the handler (evhttp_del_cb).
-func (s *Server) Handle(path string, fn HandlerFunc) error {
+func (s *HTTPServer) Handle(path string, fn HandlerFunc) error {
 	const op = "evhttp_set_cb"
 	if path == "" || strings.IndexByte(path, 0) >= 0 {
 		return invalidError(op, "invalid path %q", path)
@@ -374,7 +374,7 @@ func (s *Server) Handle(path string, fn HandlerFunc) error {
 // On a server from [WrapHTTPServer], a non-nil fn replaces the generic
 // callback that C code set, which libevent cannot report, so a nil fn or
 // Close leaves the server with none: unmatched requests then get 404.
-func (s *Server) HandleDefault(fn HandlerFunc) error {
+func (s *HTTPServer) HandleDefault(fn HandlerFunc) error {
 	return s.do("evhttp_set_gencb", func() error {
 		s.mu.Lock()
 		s.generic = fn
@@ -396,7 +396,7 @@ func (s *Server) HandleDefault(fn HandlerFunc) error {
 // or "[::1]:8080", and returns the address it is bound to, which tells the
 // port chosen for port 0 (evhttp_bind_socket_with_handle). A server may be
 // bound to several addresses.
-func (s *Server) Bind(address string) (net.Addr, error) {
+func (s *HTTPServer) Bind(address string) (net.Addr, error) {
 	const op = "evhttp_bind_socket_with_handle"
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
@@ -431,7 +431,7 @@ func (s *Server) Bind(address string) (net.Addr, error) {
 // Accept serves the connections of l (evhttp_bind_listener). The server
 // takes l over: l is closed as a Listener, its callbacks no longer run,
 // and the server frees it.
-func (s *Server) Accept(l *Listener) error {
+func (s *HTTPServer) Accept(l *Listener) error {
 	const op = "evhttp_bind_listener"
 	if l == nil || l.ptr == nil {
 		return invalidError(op, "nil Listener")
@@ -473,7 +473,7 @@ func (s *Server) Accept(l *Listener) error {
 // *net.UnixListener (evhttp_accept_socket_with_handle). The server gets a
 // duplicate of ln's descriptor and closes it when it is closed; ln itself
 // is closed.
-func (s *Server) AcceptNet(ln net.Listener) error {
+func (s *HTTPServer) AcceptNet(ln net.Listener) error {
 	const op = "evhttp_accept_socket_with_handle"
 	if ln == nil {
 		return invalidError(op, "nil net.Listener")
@@ -515,14 +515,14 @@ func (s *Server) AcceptNet(ln net.Listener) error {
 // to case (evhttp_add_virtual_host). Give it handlers with Handle and
 // HandleDefault; it has no sockets of its own. Closing the server frees it
 // too.
-func (s *Server) AddVirtualHost(pattern string) (*Server, error) {
+func (s *HTTPServer) AddVirtualHost(pattern string) (*HTTPServer, error) {
 	const op = "evhttp_add_virtual_host"
 	if pattern == "" || strings.IndexByte(pattern, 0) >= 0 {
 		return nil, invalidError(op, "invalid pattern %q", pattern)
 	}
 	cpattern := C.CString(pattern)
 	defer C.free(unsafe.Pointer(cpattern))
-	var vhost *Server
+	var vhost *HTTPServer
 	err := s.do(op, func() error {
 		v, err := newServer(op, s.base)
 		if err != nil {
@@ -545,17 +545,17 @@ func (s *Server) AddVirtualHost(pattern string) (*Server, error) {
 
 // AddServerAlias makes the server also answer for the host alias
 // (evhttp_add_server_alias), for example on a virtual host.
-func (s *Server) AddServerAlias(alias string) error {
+func (s *HTTPServer) AddServerAlias(alias string) error {
 	return s.alias("evhttp_add_server_alias", alias, true)
 }
 
 // RemoveServerAlias removes an alias that AddServerAlias added
 // (evhttp_remove_server_alias).
-func (s *Server) RemoveServerAlias(alias string) error {
+func (s *HTTPServer) RemoveServerAlias(alias string) error {
 	return s.alias("evhttp_remove_server_alias", alias, false)
 }
 
-func (s *Server) alias(op, alias string, add bool) error {
+func (s *HTTPServer) alias(op, alias string, add bool) error {
 	if alias == "" || strings.IndexByte(alias, 0) >= 0 {
 		return invalidError(op, "invalid alias %q", alias)
 	}
@@ -579,7 +579,7 @@ func (s *Server) alias(op, alias string, add bool) error {
 // request, and for its reply to be written, before libevent closes it
 // (evhttp_set_timeout_tv). libevent's default is 50 seconds. It applies to
 // connections accepted afterwards.
-func (s *Server) SetTimeout(d time.Duration) error {
+func (s *HTTPServer) SetTimeout(d time.Duration) error {
 	const op = "evhttp_set_timeout_tv"
 	if d <= 0 {
 		return invalidError(op, "timeout %v is not positive", d)
@@ -594,7 +594,7 @@ func (s *Server) SetTimeout(d time.Duration) error {
 // (evhttp_set_max_headers_size); a larger request gets 400 Bad Request or
 // 413. A negative n removes the limit, which libevent allows but which lets
 // one client take unbounded memory.
-func (s *Server) SetMaxHeaderBytes(n int) error {
+func (s *HTTPServer) SetMaxHeaderBytes(n int) error {
 	return s.do("evhttp_set_max_headers_size", func() error {
 		C.evhttp_set_max_headers_size(s.ptr, C.ev_ssize_t(n))
 		return nil
@@ -604,7 +604,7 @@ func (s *Server) SetMaxHeaderBytes(n int) error {
 // SetMaxBodyBytes limits the size of a request body
 // (evhttp_set_max_body_size); a larger body gets 413. A negative n removes
 // the limit, with the risk that SetMaxHeaderBytes describes.
-func (s *Server) SetMaxBodyBytes(n int) error {
+func (s *HTTPServer) SetMaxBodyBytes(n int) error {
 	return s.do("evhttp_set_max_body_size", func() error {
 		C.evhttp_set_max_body_size(s.ptr, C.ev_ssize_t(n))
 		return nil
@@ -614,7 +614,7 @@ func (s *Server) SetMaxBodyBytes(n int) error {
 // SetAllowedMethods sets the methods the server accepts
 // (evhttp_set_allowed_methods); other methods get 405 Method Not Allowed.
 // libevent's default is GET, POST, HEAD, PUT and DELETE.
-func (s *Server) SetAllowedMethods(methods HTTPMethod) error {
+func (s *HTTPServer) SetAllowedMethods(methods HTTPMethod) error {
 	const op = "evhttp_set_allowed_methods"
 	if methods&^allHTTPMethods != 0 {
 		return invalidError(op, "unknown methods 0x%x", uint16(methods&^allHTTPMethods))
@@ -629,7 +629,7 @@ func (s *Server) SetAllowedMethods(methods HTTPMethod) error {
 // headers have none (evhttp_set_default_content_type). An empty value
 // sends no Content-Type then. libevent's default is
 // "text/html; charset=ISO-8859-1".
-func (s *Server) SetDefaultContentType(contentType string) error {
+func (s *HTTPServer) SetDefaultContentType(contentType string) error {
 	const op = "evhttp_set_default_content_type"
 	if err := checkHeaderField(op, "Content-Type", contentType); err != nil {
 		return err
@@ -652,7 +652,7 @@ func (s *Server) SetDefaultContentType(contentType string) error {
 // (fd -1), which the server then owns: it is closed as a BufferEvent and
 // libevent frees it with the connection. When fn returns an error or nil,
 // the connection gets a plain socket bufferevent. A nil fn restores that.
-func (s *Server) SetBufferEventFunc(fn func(b *Base) (*BufferEvent, error)) error {
+func (s *HTTPServer) SetBufferEventFunc(fn func(b *Base) (*BufferEvent, error)) error {
 	return s.do("evhttp_set_bevcb", func() error {
 		s.mu.Lock()
 		s.bevFn = fn
@@ -692,9 +692,9 @@ func (bev *BufferEvent) handOver() {
 	})
 }
 
-// dispatch hands the C request req to fn, wrapped as a Request that the root
+// dispatch hands the C request req to fn, wrapped as an HTTPRequest that the root
 // server tracks.
-func (s *Server) dispatch(req *C.struct_evhttp_request, fn HandlerFunc) {
+func (s *HTTPServer) dispatch(req *C.struct_evhttp_request, fn HandlerFunc) {
 	root := s.root
 	r := newRequest(req, s.base, root)
 	root.mu.Lock()
@@ -725,10 +725,10 @@ func (s *Server) dispatch(req *C.struct_evhttp_request, fn HandlerFunc) {
 
 //export goHTTPRequestCallback
 func goHTTPRequestCallback(req *C.struct_evhttp_request, key unsafe.Pointer) {
-	var s *Server
+	var s *HTTPServer
 	var fn HandlerFunc
 	switch v := handles.lookup(key).(type) {
-	case *Server:
+	case *HTTPServer:
 		s = v
 		s.mu.Lock()
 		fn = s.generic
@@ -749,7 +749,7 @@ func goHTTPRequestCallback(req *C.struct_evhttp_request, key unsafe.Pointer) {
 
 //export goHTTPCompleteCallback
 func goHTTPCompleteCallback(req *C.struct_evhttp_request, key unsafe.Pointer) {
-	s, _ := handles.lookup(key).(*Server)
+	s, _ := handles.lookup(key).(*HTTPServer)
 	if s == nil {
 		noteDropped("HTTP request complete", -1)
 		return
@@ -767,7 +767,7 @@ func goHTTPCompleteCallback(req *C.struct_evhttp_request, key unsafe.Pointer) {
 
 //export goHTTPChunkCallback
 func goHTTPChunkCallback(evcon *C.struct_evhttp_connection, key unsafe.Pointer) {
-	r, _ := handles.lookup(key).(*Request)
+	r, _ := handles.lookup(key).(*HTTPRequest)
 	if r == nil {
 		noteDropped("HTTP chunk", -1)
 		return
@@ -778,7 +778,7 @@ func goHTTPChunkCallback(evcon *C.struct_evhttp_connection, key unsafe.Pointer) 
 
 //export goHTTPBufferEventCallback
 func goHTTPBufferEventCallback(base *C.struct_event_base, key unsafe.Pointer) *C.struct_bufferevent {
-	s, _ := handles.lookup(key).(*Server)
+	s, _ := handles.lookup(key).(*HTTPServer)
 	if s == nil || s.life.isClosed() {
 		noteDropped("HTTP bufferevent", -1)
 		return nil

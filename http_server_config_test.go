@@ -30,12 +30,12 @@ func getBody(t *testing.T, url string, host string) (int, string) {
 }
 
 func replyWith(text string) HandlerFunc {
-	return func(r *Request) { r.SendReply(200, "OK", []byte(text)) }
+	return func(r *HTTPRequest) { r.SendReply(200, "OK", []byte(text)) }
 }
 
 func TestHTTPServerHandlersAndVirtualHosts(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.Handle("/a", replyWith("main a")))
 			require.NoError(t, s.Handle("/gone", replyWith("gone")))
 			require.NoError(t, s.HandleDefault(replyWith("main default")))
@@ -119,7 +119,7 @@ func TestHTTPServerAcceptListeners(t *testing.T) {
 func TestHTTPServerSettings(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		created := 0
-		hs := startHTTPServer(t, bk, func(s *Server) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.SetAllowedMethods(MethodGet|MethodPatch))
 			assert.ErrorIs(t, s.SetAllowedMethods(1<<12), ErrInvalid)
 			require.NoError(t, s.SetDefaultContentType("application/x-test"))
@@ -129,7 +129,7 @@ func TestHTTPServerSettings(t *testing.T) {
 				created++
 				return b.NewBufferEvent(-1, BEVOptCloseOnFree)
 			}))
-			require.NoError(t, s.HandleDefault(func(r *Request) {
+			require.NoError(t, s.HandleDefault(func(r *HTTPRequest) {
 				r.SendReply(200, "OK", []byte(r.Method()))
 			}))
 		})
@@ -174,7 +174,7 @@ func TestHTTPServerUseAfterClose(t *testing.T) {
 		require.NoError(t, err)
 		_, err = s2.Bind("127.0.0.1:0")
 		require.NoError(t, err)
-		var nilServer *Server
+		var nilServer *HTTPServer
 		assert.NoError(t, nilServer.Close())
 		assert.ErrorIs(t, nilServer.Handle("/x", nil), ErrInvalid)
 	})

@@ -14,8 +14,8 @@ import (
 
 func TestHTTPServerGet(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		hs := startHTTPServer(t, bk, func(s *Server) {
-			require.NoError(t, s.Handle("/hello", func(r *Request) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.Handle("/hello", func(r *HTTPRequest) {
 				assert.Equal(t, "GET", r.Method())
 				assert.Equal(t, "/hello?name=x", r.URI())
 				u := r.ParsedURI()
@@ -30,7 +30,7 @@ func TestHTTPServerGet(t *testing.T) {
 				require.NoError(t, r.OutputHeaders().Set("Content-Type", "text/plain"))
 				require.NoError(t, r.SendReply(200, "OK", []byte("hello\n")))
 			}))
-			require.NoError(t, s.Handle("/echo", func(r *Request) {
+			require.NoError(t, s.Handle("/echo", func(r *HTTPRequest) {
 				body, err := io.ReadAll(r.Body())
 				assert.NoError(t, err)
 				assert.NoError(t, r.SendReply(200, "", append([]byte(r.Method()+" "), body...)))

@@ -99,8 +99,8 @@
 // [Base.C] returns the struct event_base *, and [WrapBase] wraps one that C
 // code owns, which C code may also run on its own thread; Go callbacks then
 // run on that thread. [Buffer.C], [WrapBuffer] and [BufferEvent.C] do the
-// same for evbuffers and bufferevents. [Server.C], [Request.C],
-// [WrapHTTPServer] and [WrapRequest] let Go handlers serve on an evhttp
+// same for evbuffers and bufferevents. [HTTPServer.C], [HTTPRequest.C],
+// [WrapHTTPServer] and [WrapHTTPRequest] let Go handlers serve on an evhttp
 // that C code owns, or reply to a request that a C handler hands over.
 // examples/mixed-c is a C program that links the package as a c-archive
 // and shares its loop and HTTP server with Go. The c-archive contains no

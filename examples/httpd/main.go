@@ -106,8 +106,8 @@ func run(listen, root string, runFor time.Duration) error {
 	return err
 }
 
-// newServer returns a Server with /hello and the file handler for root.
-func newServer(b *libevent.Base, root string) (*libevent.Server, error) {
+// newServer returns an HTTPServer with /hello and the file handler for root.
+func newServer(b *libevent.Base, root string) (*libevent.HTTPServer, error) {
 	absRoot, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
@@ -124,14 +124,14 @@ func newServer(b *libevent.Base, root string) (*libevent.Server, error) {
 		srv.Close()
 		return nil, err
 	}
-	if err := srv.Handle("/hello", func(r *libevent.Request) {
+	if err := srv.Handle("/hello", func(r *libevent.HTTPRequest) {
 		r.OutputHeaders().Set("Content-Type", "text/plain; charset=utf-8")
 		r.SendReply(200, "OK", []byte("hello from libevent\n"))
 	}); err != nil {
 		srv.Close()
 		return nil, err
 	}
-	if err := srv.HandleDefault(func(r *libevent.Request) { serveFile(r, absRoot) }); err != nil {
+	if err := srv.HandleDefault(func(r *libevent.HTTPRequest) { serveFile(r, absRoot) }); err != nil {
 		srv.Close()
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func newServer(b *libevent.Base, root string) (*libevent.Server, error) {
 
 // serveFile answers r with the file under root that its path names.
 // libevent sends no body for HEAD, so GET and HEAD share the code.
-func serveFile(r *libevent.Request, root string) {
+func serveFile(r *libevent.HTTPRequest, root string) {
 	name, ok := resolve(root, r.ParsedURI())
 	if !ok {
 		r.SendError(404, "")

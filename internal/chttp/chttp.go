@@ -3,7 +3,7 @@
 // Package chttp is a test helper of package libevent: an HTTP server
 // (evhttp) that C code creates and owns, with handlers written in C, as a C
 // program that hosts Go code has. The package's tests wrap such a server
-// with libevent.WrapHTTPServer and its requests with libevent.WrapRequest.
+// with libevent.WrapHTTPServer and its requests with libevent.WrapHTTPRequest.
 package chttp
 
 /*

@@ -60,7 +60,7 @@ func main() {
 		// evhttp_set_default_content_type does in the C server.
 		err = s.SetDefaultContentType("text/plain")
 		if err == nil {
-			err = s.HandleDefault(func(r *libevent.Request) {
+			err = s.HandleDefault(func(r *libevent.HTTPRequest) {
 				r.SendReply(http.StatusOK, "", hello)
 			})
 		}

@@ -30,7 +30,7 @@ const exitDelay = 200 * time.Millisecond
 // thread, and the callbacks run there too, inside event_base_dispatch.
 var (
 	base   *libevent.Base
-	server *libevent.Server
+	server *libevent.HTTPServer
 	timer  *libevent.Event
 	ticks  atomic.Int64
 )
@@ -89,7 +89,7 @@ func start(cbase, chttp unsafe.Pointer) error {
 }
 
 // serveGo replies to /go and then ends the C program's loop.
-func serveGo(r *libevent.Request) {
+func serveGo(r *libevent.HTTPRequest) {
 	body := fmt.Sprintf("hello from Go on the C program's loop (%s), after %d timer ticks\n",
 		base.Method(), ticks.Load())
 	r.OutputHeaders().Set("Content-Type", "text/plain; charset=utf-8")
