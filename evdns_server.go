@@ -1,0 +1,585 @@
+//go:build cgo
+
+package libevent
+
+/*
+#include "cgo_callbacks.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// DNSType is a resource record type (EVDNS_TYPE_*).
+type DNSType int
+
+// Record and query types that libevent names.
+const (
+	DNSTypeA     DNSType = C.EVDNS_TYPE_A
+	DNSTypeNS    DNSType = C.EVDNS_TYPE_NS
+	DNSTypeCNAME DNSType = C.EVDNS_TYPE_CNAME
+	DNSTypeSOA   DNSType = C.EVDNS_TYPE_SOA
+	DNSTypePTR   DNSType = C.EVDNS_TYPE_PTR
+	DNSTypeMX    DNSType = C.EVDNS_TYPE_MX
+	DNSTypeTXT   DNSType = C.EVDNS_TYPE_TXT
+	DNSTypeAAAA  DNSType = C.EVDNS_TYPE_AAAA
+	DNSQTypeAXFR DNSType = C.EVDNS_QTYPE_AXFR
+	DNSQTypeAll  DNSType = C.EVDNS_QTYPE_ALL
+)
+
+// DNSClassInet is the Internet class (EVDNS_CLASS_INET).
+const DNSClassInet = C.EVDNS_CLASS_INET
+
+// DNSSection is the section of a reply that a record goes to.
+type DNSSection int
+
+const (
+	// DNSAnswerSection is EVDNS_ANSWER_SECTION.
+	DNSAnswerSection DNSSection = C.EVDNS_ANSWER_SECTION
+	// DNSAuthoritySection is EVDNS_AUTHORITY_SECTION.
+	DNSAuthoritySection DNSSection = C.EVDNS_AUTHORITY_SECTION
+	// DNSAdditionalSection is EVDNS_ADDITIONAL_SECTION.
+	DNSAdditionalSection DNSSection = C.EVDNS_ADDITIONAL_SECTION
+)
+
+// DNSServerFlags are the header flags of a reply (EVDNS_FLAGS_*).
+type DNSServerFlags int
+
+const (
+	// DNSFlagAuthoritative marks the reply as authoritative (AA).
+	DNSFlagAuthoritative DNSServerFlags = C.EVDNS_FLAGS_AA
+	// DNSFlagRecursionDesired echoes the query's RD bit.
+	DNSFlagRecursionDesired DNSServerFlags = C.EVDNS_FLAGS_RD
+)
+
+// DNS response codes for DNSServerRequest.Respond (RFC 1035).
+const (
+	DNSRcodeNoError        = 0
+	DNSRcodeFormatError    = 1
+	DNSRcodeServerFailure  = 2
+	DNSRcodeNameError      = 3
+	DNSRcodeNotImplemented = 4
+	DNSRcodeRefused        = 5
+)
+
+// DNSQuestion is one question of a request to a DNSServer.
+type DNSQuestion struct {
+	Name  string
+	Type  DNSType
+	Class int
+}
+
+// DNSHandler handles a request to a DNSServer. It runs on the loop's
+// goroutine. It, or any goroutine later, must end the request with Respond
+// or Drop.
+type DNSHandler func(req *DNSServerRequest)
+
+// DNSServer is an evdns_server_port: a DNS server on a UDP socket whose
+// requests a DNSHandler answers. Create one with [Base.NewDNSServer] or
+// [Base.NewDNSServerFromConn].
+//
+// libevent 2.1.12 crashes on a datagram shorter than a DNS header (12
+// bytes), so the package attaches a socket filter that drops such
+// datagrams before libevent reads them.
+type DNSServer struct {
+	ptr     *C.struct_evdns_server_port
+	base    *Base
+	key     unsafe.Pointer
+	addr    netip.AddrPort
+	handler DNSHandler
+	life    lifetime
+
+	mu sync.Mutex
+	// requests are the requests that the handler has not ended yet.
+	requests map[*DNSServerRequest]struct{}
+	// queued is set once libevent queued a reply because the socket was
+	// full. Such a port stays alive, and may still call back, until it
+	// has sent the reply, which the package cannot observe.
+	queued bool
+}
+
+// DNSServerRequest is a request that a DNSServer received.
+type DNSServerRequest struct {
+	server *DNSServer
+	ptr    *C.struct_evdns_server_request
+	// Questions are the request's questions.
+	Questions []DNSQuestion
+	// Client is the address the request came from.
+	Client netip.AddrPort
+	// RecursionDesired is the request's RD bit.
+	RecursionDesired bool
+	// ended is set by Respond and Drop; guarded by server.mu.
+	ended bool
+}
+
+// NewDNSServer creates a DNS server on a new UDP socket bound to address,
+// an IP literal and a port such as "127.0.0.1:0"
+// (evdns_add_server_port_with_base).
+func (b *Base) NewDNSServer(address string, handler DNSHandler) (*DNSServer, error) {
+	const op = "evdns_add_server_port_with_base"
+	if handler == nil {
+		return nil, invalidError(op, "nil handler")
+	}
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return nil, invalidError(op, "address %q is not an IP address and port", address)
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	family := unix.AF_INET6
+	var sa unix.Sockaddr
+	if ap.Addr().Is4() {
+		family = unix.AF_INET
+		sa = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+	} else {
+		sa = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return nil, &Error{Op: op, Err: fmt.Errorf("bind %v: %w", ap, err)}
+	}
+	s, err := b.newDNSServer(op, fd, handler)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewDNSServerFromConn creates a DNS server on the socket of pc, a
+// *net.UDPConn: the server gets a duplicate of its descriptor, pc is
+// closed, and the server closes the duplicate when it is closed.
+func (b *Base) NewDNSServerFromConn(pc net.PacketConn, handler DNSHandler) (*DNSServer, error) {
+	const op = "evdns_add_server_port_with_base"
+	if handler == nil {
+		return nil, invalidError(op, "nil handler")
+	}
+	conn, ok := pc.(*net.UDPConn)
+	if !ok {
+		return nil, invalidError(op, "%T is not a *net.UDPConn", pc)
+	}
+	fd, err := dupDescriptor(op, conn.File)
+	if err != nil {
+		return nil, err
+	}
+	s, err := b.newDNSServer(op, fd, handler)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	pc.Close()
+	return s, nil
+}
+
+// newDNSServer creates the server port on fd, which it owns on success.
+func (b *Base) newDNSServer(op string, fd int, handler DNSHandler) (*DNSServer, error) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	if r, errno := C.golibevent_dns_attach_min_length_filter(C.int(fd)); r != 0 {
+		return nil, opError("setsockopt SO_ATTACH_FILTER", errno)
+	}
+	if err := b.checkSelectLimit(op, fd); err != nil {
+		return nil, err
+	}
+	if err := b.enter(op); err != nil {
+		return nil, err
+	}
+	defer b.leave()
+
+	s := &DNSServer{base: b, handler: handler, requests: make(map[*DNSServerRequest]struct{})}
+	if udp, ok := sockaddrToAddr(sa).(*net.TCPAddr); ok {
+		s.addr = udp.AddrPort()
+	}
+	s.key = handles.register(s, "DNSServer")
+	var ptr *C.struct_evdns_server_port
+	if err := b.callOnLoop(func() { ptr = C.golibevent_dns_server_new(b.ptr, C.evutil_socket_t(fd), s.key) }); err != nil {
+		handles.release(s.key)
+		return nil, err
+	}
+	if ptr == nil {
+		handles.release(s.key)
+		return nil, opError(op, nil)
+	}
+	s.ptr = ptr
+	b.addChild(s)
+	return s, nil
+}
+
+// Addr returns the address the server is bound to.
+func (s *DNSServer) Addr() netip.AddrPort {
+	if s == nil {
+		return netip.AddrPort{}
+	}
+	return s.addr
+}
+
+func (s *DNSServer) enter(op string) error {
+	if s == nil || s.ptr == nil {
+		return invalidError(op, "the DNSServer was not created by NewDNSServer")
+	}
+	if err := s.base.enter(op); err != nil {
+		return err
+	}
+	if !s.life.acquire() {
+		s.base.leave()
+		return wrapError(op, ErrClosed)
+	}
+	return nil
+}
+
+func (s *DNSServer) leave() {
+	if s.life.release() {
+		s.free()
+	}
+	s.base.leave()
+}
+
+func (s *DNSServer) free() {
+	if !s.base.removeChild(s) {
+		return
+	}
+	if s.base.callOnLoop(s.release) != nil {
+		s.release()
+	}
+}
+
+func (s *DNSServer) freeWithBase() {
+	s.life.close()
+	s.release()
+	// The event_base goes next, so the port cannot call back any more.
+	handles.release(s.key)
+}
+
+// release drops the requests that are still open and closes the port
+// (evdns_close_server_port). The port frees itself, and closes its
+// socket, once its last request is gone.
+func (s *DNSServer) release() {
+	s.mu.Lock()
+	open := make([]*DNSServerRequest, 0, len(s.requests))
+	for r := range s.requests {
+		r.ended = true
+		open = append(open, r)
+	}
+	clear(s.requests)
+	queued := s.queued
+	s.mu.Unlock()
+	for _, r := range open {
+		C.evdns_server_request_drop(r.ptr)
+	}
+	C.evdns_close_server_port(s.ptr)
+	if !queued {
+		// With no reply queued, the port was freed just now.
+		key := s.key
+		s.base.releaseAfterCallbacks(func() { handles.release(key) })
+	}
+	// NOTE: with a reply queued, libevent frees the port after sending
+	// it, so the key stays registered until the Base is freed.
+}
+
+// Close drops the requests that have not been answered and closes the
+// server (evdns_close_server_port), which closes its socket. No handler
+// starts after Close. Closing twice is harmless.
+func (s *DNSServer) Close() error {
+	if s == nil || s.ptr == nil {
+		return nil
+	}
+	b := s.base
+	if !b.life.acquire() {
+		s.life.close()
+		return nil
+	}
+	defer b.leave()
+	if first, idle := s.life.close(); first && idle {
+		s.free()
+	}
+	return nil
+}
+
+//export goDNSServerCallback
+func goDNSServerCallback(req *C.struct_evdns_server_request, key unsafe.Pointer) {
+	s, _ := handles.lookup(key).(*DNSServer)
+	if s == nil || s.life.isClosed() {
+		C.evdns_server_request_drop(req)
+		noteDropped("DNS server", -1)
+		return
+	}
+	r := &DNSServerRequest{server: s, ptr: req, RecursionDesired: req.flags&C.EVDNS_FLAGS_RD != 0}
+	for i := 0; i < int(req.nquestions); i++ {
+		var qtype, qclass C.int
+		name := C.golibevent_dns_question(req, C.int(i), &qtype, &qclass)
+		r.Questions = append(r.Questions, DNSQuestion{Name: C.GoString(name), Type: DNSType(qtype), Class: int(qclass)})
+	}
+	var raw [16]byte
+	var port C.int
+	switch C.golibevent_dns_request_addr(req, (*C.uint8_t)(unsafe.Pointer(&raw[0])), &port) {
+	case C.AF_INET:
+		r.Client = netip.AddrPortFrom(netip.AddrFrom4([4]byte(raw[:4])), uint16(port))
+	case C.AF_INET6:
+		r.Client = netip.AddrPortFrom(netip.AddrFrom16(raw), uint16(port))
+	}
+	s.mu.Lock()
+	s.requests[r] = struct{}{}
+	s.mu.Unlock()
+
+	defer s.base.recoverCallback()
+	s.handler(r)
+}
+
+// call runs fn on the loop's goroutine while the request is open.
+func (r *DNSServerRequest) call(op string, fn func() error) error {
+	if r == nil || r.server == nil {
+		return invalidError(op, "the request did not come from a DNSServer")
+	}
+	s := r.server
+	if err := s.enter(op); err != nil {
+		return err
+	}
+	defer s.leave()
+	var result error
+	err := s.base.callOnLoop(func() {
+		s.mu.Lock()
+		ended := r.ended
+		s.mu.Unlock()
+		if ended {
+			result = invalidError(op, "the request was already answered or dropped")
+			return
+		}
+		result = fn()
+	})
+	if err != nil {
+		return err
+	}
+	return result
+}
+
+func ttlSeconds(op string, ttl time.Duration) (C.int, error) {
+	if ttl < 0 || ttl/time.Second > 1<<31-1 {
+		return 0, invalidError(op, "TTL %v is out of range 0 to 2^31-1 seconds", ttl)
+	}
+	return C.int(ttl / time.Second), nil
+}
+
+// AddReply adds a record with raw data to section
+// (evdns_server_request_add_reply).
+func (r *DNSServerRequest) AddReply(section DNSSection, name string, rrType DNSType, class int, ttl time.Duration, data []byte) error {
+	const op = "evdns_server_request_add_reply"
+	return r.addReply(op, section, name, rrType, class, ttl, data, false)
+}
+
+// AddNameReply adds a record whose data is a domain name, such as NS,
+// CNAME or PTR, to section; libevent compresses and encodes the name
+// (evdns_server_request_add_reply with is_name).
+func (r *DNSServerRequest) AddNameReply(section DNSSection, name string, rrType DNSType, class int, ttl time.Duration, target string) error {
+	const op = "evdns_server_request_add_reply"
+	if err := checkDNSName(op, target); err != nil {
+		return err
+	}
+	return r.addReply(op, section, name, rrType, class, ttl, append([]byte(target), 0), true)
+}
+
+func (r *DNSServerRequest) addReply(op string, section DNSSection, name string, rrType DNSType, class int,
+	ttl time.Duration, data []byte, isName bool) error {
+	if section < DNSAnswerSection || section > DNSAdditionalSection {
+		return invalidError(op, "unknown section %d", section)
+	}
+	if rrType < 0 || rrType > 0xffff || class < 0 || class > 0xffff {
+		return invalidError(op, "type %d or class %d is out of range 0 to 65535", rrType, class)
+	}
+	if len(data) > 0xffff {
+		return invalidError(op, "data of %d bytes is longer than 65535", len(data))
+	}
+	if err := checkDNSName(op, name); err != nil {
+		return err
+	}
+	seconds, err := ttlSeconds(op, ttl)
+	if err != nil {
+		return err
+	}
+	return r.call(op, func() error {
+		cname := C.CString(name)
+		defer C.free(unsafe.Pointer(cname))
+		var cdata unsafe.Pointer
+		if len(data) > 0 {
+			cdata = C.CBytes(data)
+			defer C.free(cdata)
+		}
+		isNameFlag := C.int(0)
+		if isName {
+			isNameFlag = 1
+		}
+		if C.evdns_server_request_add_reply(r.ptr, C.int(section), cname, C.int(rrType), C.int(class), seconds,
+			C.int(len(data)), isNameFlag, (*C.char)(cdata)) != 0 {
+			return opError(op, nil)
+		}
+		return nil
+	})
+}
+
+// AddA adds A records for name to the answer section
+// (evdns_server_request_add_a_reply). Every address must be IPv4.
+func (r *DNSServerRequest) AddA(name string, addrs []netip.Addr, ttl time.Duration) error {
+	const op = "evdns_server_request_add_a_reply"
+	raw := make([]byte, 0, 4*len(addrs))
+	for _, a := range addrs {
+		if !a.Unmap().Is4() {
+			return invalidError(op, "%v is not an IPv4 address", a)
+		}
+		a4 := a.Unmap().As4()
+		raw = append(raw, a4[:]...)
+	}
+	return r.addAddresses(op, name, len(addrs), raw, ttl, false)
+}
+
+// AddAAAA adds AAAA records for name to the answer section
+// (evdns_server_request_add_aaaa_reply). Every address must be IPv6.
+func (r *DNSServerRequest) AddAAAA(name string, addrs []netip.Addr, ttl time.Duration) error {
+	const op = "evdns_server_request_add_aaaa_reply"
+	raw := make([]byte, 0, 16*len(addrs))
+	for _, a := range addrs {
+		if !a.Is6() || a.Is4In6() {
+			return invalidError(op, "%v is not an IPv6 address", a)
+		}
+		a16 := a.As16()
+		raw = append(raw, a16[:]...)
+	}
+	return r.addAddresses(op, name, len(addrs), raw, ttl, true)
+}
+
+func (r *DNSServerRequest) addAddresses(op, name string, n int, raw []byte, ttl time.Duration, v6 bool) error {
+	if n == 0 {
+		return invalidError(op, "no addresses")
+	}
+	if err := checkDNSName(op, name); err != nil {
+		return err
+	}
+	seconds, err := ttlSeconds(op, ttl)
+	if err != nil {
+		return err
+	}
+	return r.call(op, func() error {
+		cname := C.CString(name)
+		defer C.free(unsafe.Pointer(cname))
+		craw := C.CBytes(raw)
+		defer C.free(craw)
+		var rc C.int
+		if v6 {
+			rc = C.evdns_server_request_add_aaaa_reply(r.ptr, cname, C.int(n), craw, seconds)
+		} else {
+			rc = C.evdns_server_request_add_a_reply(r.ptr, cname, C.int(n), craw, seconds)
+		}
+		if rc != 0 {
+			return opError(op, nil)
+		}
+		return nil
+	})
+}
+
+// AddCNAME adds a CNAME record that maps name to cname
+// (evdns_server_request_add_cname_reply).
+func (r *DNSServerRequest) AddCNAME(name, cname string, ttl time.Duration) error {
+	const op = "evdns_server_request_add_cname_reply"
+	return r.addNamePair(op, name, cname, ttl, func(a, b *C.char, seconds C.int) C.int {
+		return C.evdns_server_request_add_cname_reply(r.ptr, a, b, seconds)
+	})
+}
+
+// AddPTR adds a PTR record that maps name, such as
+// "1.0.0.127.in-addr.arpa", to hostname
+// (evdns_server_request_add_ptr_reply).
+func (r *DNSServerRequest) AddPTR(name, hostname string, ttl time.Duration) error {
+	const op = "evdns_server_request_add_ptr_reply"
+	return r.addNamePair(op, name, hostname, ttl, func(a, b *C.char, seconds C.int) C.int {
+		return C.evdns_server_request_add_ptr_reply(r.ptr, nil, a, b, seconds)
+	})
+}
+
+func (r *DNSServerRequest) addNamePair(op, name, target string, ttl time.Duration, add func(a, b *C.char, seconds C.int) C.int) error {
+	if err := checkDNSName(op, name); err != nil {
+		return err
+	}
+	if err := checkDNSName(op, target); err != nil {
+		return err
+	}
+	seconds, err := ttlSeconds(op, ttl)
+	if err != nil {
+		return err
+	}
+	return r.call(op, func() error {
+		cname := C.CString(name)
+		defer C.free(unsafe.Pointer(cname))
+		ctarget := C.CString(target)
+		defer C.free(unsafe.Pointer(ctarget))
+		if add(cname, ctarget, seconds) != 0 {
+			return opError(op, nil)
+		}
+		return nil
+	})
+}
+
+// SetFlags sets the reply's AA and RD flags
+// (evdns_server_request_set_flags).
+func (r *DNSServerRequest) SetFlags(flags DNSServerFlags) error {
+	const op = "evdns_server_request_set_flags"
+	if flags&^(DNSFlagAuthoritative|DNSFlagRecursionDesired) != 0 {
+		return invalidError(op, "unknown flags 0x%x", int(flags))
+	}
+	return r.call(op, func() error {
+		C.evdns_server_request_set_flags(r.ptr, C.int(flags))
+		return nil
+	})
+}
+
+// Respond sends the reply with the response code rcode, 0 to 15, and ends
+// the request (evdns_server_request_respond). If the reply cannot be
+// built or sent, the request is dropped and the error returned.
+func (r *DNSServerRequest) Respond(rcode int) error {
+	const op = "evdns_server_request_respond"
+	if rcode < 0 || rcode > 15 {
+		return invalidError(op, "response code %d is out of range 0 to 15", rcode)
+	}
+	return r.call(op, func() error {
+		s := r.server
+		s.mu.Lock()
+		r.ended = true
+		delete(s.requests, r)
+		s.mu.Unlock()
+		rc, errno := C.evdns_server_request_respond(r.ptr, C.int(rcode))
+		switch {
+		case rc < 0:
+			C.evdns_server_request_drop(r.ptr)
+			return opError(op, errno)
+		case rc > 0:
+			s.mu.Lock()
+			s.queued = true
+			s.mu.Unlock()
+		}
+		return nil
+	})
+}
+
+// Drop ends the request without a reply (evdns_server_request_drop).
+func (r *DNSServerRequest) Drop() error {
+	const op = "evdns_server_request_drop"
+	return r.call(op, func() error {
+		s := r.server
+		s.mu.Lock()
+		r.ended = true
+		delete(s.requests, r)
+		s.mu.Unlock()
+		C.evdns_server_request_drop(r.ptr)
+		return nil
+	})
+}
