@@ -640,7 +640,16 @@ func (d *DNSBase) SetBindTo(addr netip.AddrPort) error {
 		return invalidError(op, "bind-to: invalid address %v", addr)
 	}
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
-	return d.setOption("bind-to:", addr.String())
+	value := addr.String()
+	if addr.Port() == 0 {
+		// evutil_parse_sockaddr_port rejects port 0 but takes an address
+		// without a port as port 0.
+		value = addr.Addr().String()
+		if addr.Addr().Is6() {
+			value = "[" + value + "]"
+		}
+	}
+	return d.setOption("bind-to:", value)
 }
 
 func (d *DNSBase) setDurationOption(name string, value, max time.Duration) error {

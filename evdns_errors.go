@@ -50,12 +50,15 @@ var (
 var (
 	// ErrEAIAddrFamily is EVUTIL_EAI_ADDRFAMILY.
 	ErrEAIAddrFamily = errors.New("host has no address in the requested family")
-	// ErrEAIAgain is EVUTIL_EAI_AGAIN: a temporary failure, such as a
-	// timeout or a failing nameserver.
+	// ErrEAIAgain is EVUTIL_EAI_AGAIN: a temporary failure. libevent
+	// 2.1.12 reports it when the second half of an IPv4 and IPv6 lookup
+	// did not answer within the getaddrinfo-allow-skew time.
 	ErrEAIAgain = errors.New("temporary failure in name resolution")
 	// ErrEAIBadFlags is EVUTIL_EAI_BADFLAGS.
 	ErrEAIBadFlags = errors.New("invalid getaddrinfo flags")
-	// ErrEAIFail is EVUTIL_EAI_FAIL: a permanent failure.
+	// ErrEAIFail is EVUTIL_EAI_FAIL. libevent 2.1.12 reports every DNS
+	// error of getaddrinfo other than a missing name with it, timeouts and
+	// empty answers included.
 	ErrEAIFail = errors.New("non-recoverable failure in name resolution")
 	// ErrEAIFamily is EVUTIL_EAI_FAMILY: the address family is not
 	// supported.

@@ -209,7 +209,9 @@ func checkQueryArgs(op string, flags DNSQueryFlags, haveCallback bool) error {
 // for port 0. A lookup that libevent answers at once, such as one for an
 // IP literal, still reports through fn from the loop, after GetAddrInfo
 // returned. A successful answer without addresses is reported as an error
-// that matches ErrDNSNoData.
+// that matches ErrDNSNoData. libevent 2.1.12 reports every DNS error other
+// than DNS_ERR_NOTEXIST (EVUTIL_EAI_NONAME) as EVUTIL_EAI_FAIL, timeouts
+// included; ResolveIPv4 and ResolveIPv6 report the precise DNS_ERR_* code.
 func (d *DNSBase) GetAddrInfo(host, service string, hints *AddrInfoHints, fn AddrInfoCallback) (*DNSRequest, error) {
 	const op = "evdns_getaddrinfo"
 	var h AddrInfoHints
