@@ -323,11 +323,17 @@ func (d *DNSBase) ParseResolvConf(options ResolvConfOptions, path string) error 
 	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	var r C.int
+	var r, count C.int
 	if err := d.call(op, func(ptr *C.struct_evdns_base) {
 		r = C.evdns_base_resolv_conf_parse(ptr, C.int(options), cpath)
+		count = C.evdns_base_count_nameservers(ptr)
 	}); err != nil {
 		return err
+	}
+	if r == 0 && options&DNSOptionNameservers != 0 && count == 0 {
+		// With DNS_OPTION_NAMESERVERS_NO_DEFAULT, libevent 2.1.12 reports
+		// success for a file without nameservers.
+		r = 6
 	}
 	if r == 0 {
 		return nil
