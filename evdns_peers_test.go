@@ -145,7 +145,9 @@ func TestDNSServerCloseWithOpenRequests(t *testing.T) {
 		runLoop(t, b)
 
 		reply := make(chan []byte, 1)
-		go func() { reply <- exchangeUDP(t, srv.Addr(), 500*time.Millisecond, buildDNSQuery(7, "open.test", DNSTypeA)) }()
+		go func() {
+			reply <- exchangeUDP(t, srv.Addr(), 500*time.Millisecond, buildDNSQuery(7, "open.test", DNSTypeA))
+		}()
 		req := <-requests
 		require.NoError(t, srv.Close())
 		require.NoError(t, srv.Close())
