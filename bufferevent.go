@@ -116,7 +116,8 @@ const (
 type BufferEventFunc func(bev *BufferEvent)
 
 // BufferEventEventFunc is the event callback of a bufferevent. err is the
-// errno of a BEVEventError as a syscall.Errno, or nil.
+// errno of a BEVEventError as a syscall.Errno, a *DNSError when a
+// ConnectHostname lookup failed, or nil.
 type BufferEventEventFunc func(bev *BufferEvent, what BEVEvents, err error)
 
 // BufferEvent is a bufferevent: a descriptor (or a pair partner, or a
@@ -142,6 +143,7 @@ type BufferEvent struct {
 	output  *Buffer         // made by Output on first use
 	ownedBy *BufferEvent    // the filter that closes this bufferevent
 	owns    *BufferEvent    // the bufferevent this filter closes
+	dnsHost string          // the host of the last ConnectHostname
 
 	// released is set by the first call of release, which base.free and a
 	// filter's release can both reach.
@@ -1087,7 +1089,12 @@ func goBufferEventEventCallback(what C.short, errnum C.int, key unsafe.Pointer) 
 		return
 	}
 	var err error
-	if errnum != 0 {
+	if BEVEvents(what)&BEVEventError != 0 {
+		// After a failed lookup errnum is a stale errno, such as the
+		// EINPROGRESS of an earlier connect, so the DNS error comes first.
+		err = bev.dnsError()
+	}
+	if err == nil && errnum != 0 {
 		err = syscall.Errno(errnum)
 	}
 	defer bev.base.recoverCallback()
