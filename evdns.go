@@ -385,7 +385,7 @@ func (d *DNSBase) LoadHosts(path string) error {
 	return nil
 }
 
-// ClearHosts forgets every host that LoadHosts loaded
+// ClearHosts removes every host that LoadHosts loaded
 // (evdns_base_clear_host_addresses).
 func (d *DNSBase) ClearHosts() error {
 	return d.call("evdns_base_clear_host_addresses", func(ptr *C.struct_evdns_base) {
@@ -570,7 +570,7 @@ func checkDNSName(op, name string) error {
 }
 
 // DNS resolver options (evdns_base_set_option). Each setter validates its
-// value before libevent sees it.
+// value before it calls libevent.
 
 // SetTimeout sets how long the resolver waits for a reply before it
 // resends a request ("timeout:"); at least 1 ms. libevent's default is 5 s.

@@ -102,7 +102,7 @@ func TestDNSServerShortDatagram(t *testing.T) {
 // TestDNSNoUsableResolvConf reads resolv.conf files without a nameserver:
 // an empty one, one with comments only, and a missing one. Creating a
 // resolver from them fails with an error that names the file and the
-// reason; a resolver that parsed them works once a nameserver is added.
+// reason. A resolver that parsed them works once a nameserver is added.
 func TestDNSNoUsableResolvConf(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		b := newBase(t, bk)
@@ -256,10 +256,10 @@ func TestDNSCancelReportsAfterCancel(t *testing.T) {
 }
 
 // TestDNSCloseFailsPendingLookups queues three lookups and a getaddrinfo
-// against a silent nameserver with max-inflight 1, then closes the
-// resolver, with the loop running and without: every callback runs once
-// with ErrDNSShutdown, also those that libevent 2.1.12 would never call
-// back, and none runs afterwards.
+// against a silent nameserver with max-inflight 1. Then it closes the
+// resolver, once with the loop running and once without. Every callback
+// runs once with ErrDNSShutdown, also those that libevent 2.1.12 would
+// never call back, and none runs afterwards.
 func TestDNSCloseFailsPendingLookups(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		for _, running := range []bool{true, false} {

@@ -50,9 +50,7 @@ var (
 var (
 	// ErrEAIAddrFamily is EVUTIL_EAI_ADDRFAMILY.
 	ErrEAIAddrFamily = errors.New("host has no address in the requested family")
-	// ErrEAIAgain is EVUTIL_EAI_AGAIN: a temporary failure. libevent
-	// 2.1.12 reports it when the second half of an IPv4 and IPv6 lookup
-	// did not answer within the getaddrinfo-allow-skew time.
+	// ErrEAIAgain is EVUTIL_EAI_AGAIN: a temporary failure.
 	ErrEAIAgain = errors.New("temporary failure in name resolution")
 	// ErrEAIBadFlags is EVUTIL_EAI_BADFLAGS.
 	ErrEAIBadFlags = errors.New("invalid getaddrinfo flags")

@@ -10,7 +10,6 @@ import "C"
 import (
 	"context"
 	"net/netip"
-	"strconv"
 	"time"
 	"unsafe"
 )
@@ -218,6 +217,7 @@ func (d *DNSBase) GetAddrInfo(host, service string, hints *AddrInfoHints, fn Add
 	if hints != nil {
 		h = *hints
 	}
+
 	if fn == nil {
 		return nil, invalidError(op, "nil callback")
 	}
@@ -237,6 +237,7 @@ func (d *DNSBase) GetAddrInfo(host, service string, hints *AddrInfoHints, fn Add
 			return nil, err
 		}
 	}
+
 	name := host
 	if service != "" {
 		name += ":" + service
@@ -301,9 +302,6 @@ func (d *DNSBase) start(r *DNSRequest, begin func(ptr *C.struct_evdns_base) bool
 			return err
 		}
 		return invalidError(r.op, "libevent could not start the lookup of %q", r.name)
-	}
-	if started {
-		r.cDone = r.cDone || false
 	}
 	early := r.early != nil
 	d.mu.Unlock()
@@ -575,9 +573,4 @@ func (d *DNSBase) LookupAddrInfo(ctx context.Context, host, service string, hint
 		req.Cancel()
 		return nil, ctx.Err()
 	}
-}
-
-// portString formats a port for GetAddrInfo's service argument.
-func portString(port int) string {
-	return strconv.Itoa(port)
 }

@@ -288,7 +288,7 @@ func TestDNSSearchDomains(t *testing.T) {
 }
 
 // TestDNSHostsFile answers getaddrinfo from a loaded hosts file without a
-// nameserver, and forgets the file after ClearHosts.
+// nameserver, and stops doing so after ClearHosts.
 func TestDNSHostsFile(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		b := newBase(t, bk)

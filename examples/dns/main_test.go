@@ -36,7 +36,7 @@ const testHosts = `# names for the example's test
 `
 
 // startServe runs "dns serve" in a child process on 127.0.0.1:0 and returns
-// its address; the child is stopped with SIGTERM when the test ends and
+// its address. The child is stopped with SIGTERM when the test ends, and it
 // must exit with status 0.
 func startServe(t *testing.T, backend string) string {
 	t.Helper()
