@@ -328,3 +328,29 @@ func TestDNSBaseCloseFailsPendingLookups(t *testing.T) {
 		require.NoError(t, d.Close())
 	})
 }
+
+// TestDNSCloseThenBaseCloseWithoutLoop closes a resolver with pending
+// lookups while the loop is not running, then the Base, so that the
+// cancellations that libevent deferred never run: nothing crashes and no
+// registry entry is left.
+func TestDNSCloseThenBaseCloseWithoutLoop(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b, err := NewBase(&bk.config)
+		require.NoError(t, err)
+		d, err := b.NewDNSBase(0)
+		require.NoError(t, err)
+		require.NoError(t, d.AddNameserverAddr(silentUDPServer(t)))
+		out := newDNSOutcomes()
+		_, err = d.ResolveIPv4("a.test", 0, out.callback("resolve"))
+		require.NoError(t, err)
+		_, err = d.GetAddrInfo("a.test", "", nil, out.addrInfoCallback("gai"))
+		require.NoError(t, err)
+		require.NoError(t, d.Close())
+		require.NoError(t, b.Close())
+		for _, id := range []string{"resolve", "gai"} {
+			calls, _, _, err := out.get(id)
+			assert.Equal(t, 1, calls, id)
+			assert.ErrorIs(t, err, ErrDNSShutdown, id)
+		}
+	})
+}

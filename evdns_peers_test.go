@@ -392,3 +392,27 @@ func TestDNSResolverBadReplies(t *testing.T) {
 		})
 	}
 }
+
+// TestDNSServerCloseFromHandler closes the server from inside its handler:
+// the request is dropped, later requests get no handler call, and the
+// process lives.
+func TestDNSServerCloseFromHandler(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		calls := make(chan error, 4)
+		var srv *DNSServer
+		srv, err := b.NewDNSServer("127.0.0.1:0", func(req *DNSServerRequest) {
+			calls <- srv.Close()
+			calls <- req.Respond(DNSRcodeNoError)
+		})
+		require.NoError(t, err)
+		runLoop(t, b)
+
+		reply := exchangeUDP(t, srv.Addr(), 500*time.Millisecond,
+			buildDNSQuery(1, "a.test", DNSTypeA), buildDNSQuery(2, "a.test", DNSTypeA))
+		assert.Nil(t, reply)
+		require.NoError(t, <-calls)
+		assert.ErrorIs(t, <-calls, ErrClosed)
+		assert.Empty(t, calls, "a handler ran after Close")
+	})
+}

@@ -248,12 +248,25 @@ func (s *DNSServer) leave() {
 }
 
 func (s *DNSServer) free() {
-	if !s.base.removeChild(s) {
+	b := s.base
+	if !b.running.Load() {
+		if b.removeChild(s) {
+			s.release()
+		}
 		return
 	}
-	if s.base.callOnLoop(s.release) != nil {
-		s.release()
+	// While the loop runs, the port is closed from a posted function. Closed
+	// from inside its own request callback, libevent 2.1.12 would free the
+	// port while server_port_read still loops over it. Until the posted
+	// function runs, requests that arrive are dropped.
+	closeLater := func() {
+		if b.removeChild(s) {
+			s.release()
+		}
 	}
+	// Post fails only when the base is closing, and then freeWithBase
+	// closes the port.
+	_ = b.Post(closeLater)
 }
 
 func (s *DNSServer) freeWithBase() {
