@@ -50,14 +50,21 @@ func startServe(t *testing.T, backend string) string {
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		// Wait finishes copying the child's standard error before the
+		// buffer is read.
+		cmd.Process.Kill()
+		cmd.Wait()
+		cancel()
+		t.Fatalf("dns serve did not start: %v: %s", err, stderr.String())
+	}
 	t.Cleanup(func() {
 		defer cancel()
 		require.NoError(t, cmd.Process.Signal(unix.SIGTERM))
 		assert.NoError(t, cmd.Wait(), "dns serve: %s", stderr.String())
 		assert.Empty(t, stderr.String())
 	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, "dns serve did not start: %s", stderr.String())
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
 	require.True(t, ok, "unexpected first line %q", line)
 	return addr
