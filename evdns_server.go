@@ -351,7 +351,7 @@ func goDNSServerCallback(req *C.struct_evdns_server_request, key unsafe.Pointer)
 	s.handler(r)
 }
 
-// call runs fn on the loop's goroutine while the request is open.
+// call runs fn while the request is open, with s.mu held.
 func (r *DNSServerRequest) call(op string, fn func() error) error {
 	if r == nil || r.server == nil {
 		return invalidError(op, "the request did not come from a DNSServer")
@@ -361,21 +361,22 @@ func (r *DNSServerRequest) call(op string, fn func() error) error {
 		return err
 	}
 	defer s.leave()
-	var result error
-	err := s.base.callOnLoop(func() {
-		s.mu.Lock()
-		ended := r.ended
-		s.mu.Unlock()
-		if ended {
-			result = invalidError(op, "the request was already answered or dropped")
-			return
-		}
-		result = fn()
-	})
-	if err != nil {
-		return err
+	// The evdns server functions lock the port, so any goroutine may call
+	// them. s.mu keeps Close from dropping the request during fn.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.ended {
+		return invalidError(op, "the request was already answered or dropped")
 	}
-	return result
+	return fn()
+}
+
+// cString returns s as a NUL-terminated byte slice that a C call may read
+// for its duration, which costs no C allocation.
+func cString(s string) *C.char {
+	b := make([]byte, len(s)+1)
+	copy(b, s)
+	return (*C.char)(unsafe.Pointer(&b[0]))
 }
 
 func ttlSeconds(op string, ttl time.Duration) (C.int, error) {
@@ -422,18 +423,15 @@ func (r *DNSServerRequest) addReply(op string, section DNSSection, name string, 
 		return err
 	}
 	return r.call(op, func() error {
-		cname := C.CString(name)
-		defer C.free(unsafe.Pointer(cname))
 		var cdata unsafe.Pointer
 		if len(data) > 0 {
-			cdata = C.CBytes(data)
-			defer C.free(cdata)
+			cdata = unsafe.Pointer(&data[0])
 		}
 		isNameFlag := C.int(0)
 		if isName {
 			isNameFlag = 1
 		}
-		if C.evdns_server_request_add_reply(r.ptr, C.int(section), cname, C.int(rrType), C.int(class), seconds,
+		if C.evdns_server_request_add_reply(r.ptr, C.int(section), cString(name), C.int(rrType), C.int(class), seconds,
 			C.int(len(data)), isNameFlag, (*C.char)(cdata)) != 0 {
 			return opError(op, nil)
 		}
@@ -483,10 +481,8 @@ func (r *DNSServerRequest) addAddresses(op, name string, n int, raw []byte, ttl 
 		return err
 	}
 	return r.call(op, func() error {
-		cname := C.CString(name)
-		defer C.free(unsafe.Pointer(cname))
-		craw := C.CBytes(raw)
-		defer C.free(craw)
+		cname := cString(name)
+		craw := unsafe.Pointer(&raw[0])
 		var rc C.int
 		if v6 {
 			rc = C.evdns_server_request_add_aaaa_reply(r.ptr, cname, C.int(n), craw, seconds)
@@ -531,11 +527,7 @@ func (r *DNSServerRequest) addNamePair(op, name, target string, ttl time.Duratio
 		return err
 	}
 	return r.call(op, func() error {
-		cname := C.CString(name)
-		defer C.free(unsafe.Pointer(cname))
-		ctarget := C.CString(target)
-		defer C.free(unsafe.Pointer(ctarget))
-		if add(cname, ctarget, seconds) != 0 {
+		if add(cString(name), cString(target), seconds) != 0 {
 			return opError(op, nil)
 		}
 		return nil
@@ -565,19 +557,15 @@ func (r *DNSServerRequest) Respond(rcode int) error {
 	}
 	return r.call(op, func() error {
 		s := r.server
-		s.mu.Lock()
 		r.ended = true
 		delete(s.requests, r)
-		s.mu.Unlock()
 		rc, errno := C.evdns_server_request_respond(r.ptr, C.int(rcode))
 		switch {
 		case rc < 0:
 			C.evdns_server_request_drop(r.ptr)
 			return opError(op, errno)
 		case rc > 0:
-			s.mu.Lock()
 			s.queued = true
-			s.mu.Unlock()
 		}
 		return nil
 	})
@@ -588,10 +576,8 @@ func (r *DNSServerRequest) Drop() error {
 	const op = "evdns_server_request_drop"
 	return r.call(op, func() error {
 		s := r.server
-		s.mu.Lock()
 		r.ended = true
 		delete(s.requests, r)
-		s.mu.Unlock()
 		C.evdns_server_request_drop(r.ptr)
 		return nil
 	})
