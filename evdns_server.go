@@ -104,6 +104,10 @@ type DNSServer struct {
 	// full. Such a port stays alive, and may still call back, until it
 	// has sent the reply, which the package cannot observe.
 	queued bool
+	// portClosed is set when Close closed a port with a queued reply. The
+	// server then stays a child of its Base only so that Base.Close
+	// releases its registry key.
+	portClosed bool
 }
 
 // DNSServerRequest is a request that a DNSServer received.
@@ -271,15 +275,37 @@ func (s *DNSServer) free() {
 
 func (s *DNSServer) freeWithBase() {
 	s.life.close()
-	s.release()
+	s.mu.Lock()
+	portClosed := s.portClosed
+	s.mu.Unlock()
+	if !portClosed {
+		s.closePort()
+	}
 	// The event_base goes next, so the port cannot call back any more.
 	handles.release(s.key)
 }
 
-// release drops the requests that are still open and closes the port
-// (evdns_close_server_port). The port frees itself, and closes its
-// socket, once its last request is gone.
+// release closes the port of a server that its Base no longer holds, and
+// releases the registry key once the port can no longer call back.
 func (s *DNSServer) release() {
+	if !s.closePort() {
+		key := s.key
+		s.base.releaseAfterCallbacks(func() { handles.release(key) })
+		return
+	}
+	// libevent frees a port with a queued reply after sending it, which the
+	// package cannot observe, so the key stays until the Base is freed.
+	s.mu.Lock()
+	s.portClosed = true
+	s.mu.Unlock()
+	s.base.addChild(s)
+}
+
+// closePort drops the requests that are still open and closes the port
+// (evdns_close_server_port). The port frees itself, and closes its socket,
+// once its last request is gone. closePort reports whether a reply was
+// queued, in which case the port may still call back.
+func (s *DNSServer) closePort() (queued bool) {
 	s.mu.Lock()
 	open := make([]*DNSServerRequest, 0, len(s.requests))
 	for r := range s.requests {
@@ -287,19 +313,13 @@ func (s *DNSServer) release() {
 		open = append(open, r)
 	}
 	clear(s.requests)
-	queued := s.queued
+	queued = s.queued
 	s.mu.Unlock()
 	for _, r := range open {
 		C.evdns_server_request_drop(r.ptr)
 	}
 	C.evdns_close_server_port(s.ptr)
-	if !queued {
-		// With no reply queued, the port was freed just now.
-		key := s.key
-		s.base.releaseAfterCallbacks(func() { handles.release(key) })
-	}
-	// NOTE: with a reply queued, libevent frees the port after sending
-	// it, so the key stays registered until the Base is freed.
+	return queued
 }
 
 // Close drops the requests that have not been answered and closes the
