@@ -33,6 +33,17 @@
 // After [Buffer.DeferCallbacks] they run from a base's loop instead. A
 // Buffer is safe for concurrent use only after [Buffer.EnableLocking].
 //
+// # DNS
+//
+// A [DNSBase] wraps an evdns_base, libevent's asynchronous resolver, and a
+// [DNSServer] an evdns_server_port. A DNSBase reads no system configuration
+// unless asked to, so a program adds its nameservers itself or reads a
+// resolv.conf file. Each lookup's callback runs exactly once on the loop's
+// goroutine, after the call that started the lookup returned, with the
+// answer, a [*DNSError], ErrDNSCancel after Cancel, or ErrDNSShutdown when
+// the resolver is closed first. A server's handler may answer at once or
+// later from any goroutine.
+//
 // # Ownership
 //
 // Every wrapper has a Close method that frees the C object. Close is
