@@ -61,9 +61,11 @@ const (
 // DNSBase is an evdns_base: an asynchronous DNS resolver whose requests
 // and replies run on a Base's loop. Create one with [Base.NewDNSBase].
 //
-// Lookups report their outcome to a callback that runs on the loop's
-// goroutine exactly once: the answer, an error, ErrDNSCancel after
-// [DNSRequest.Cancel], or ErrDNSShutdown when the resolver is closed first.
+// Lookups report their outcome to a callback that runs exactly once: the
+// answer, an error, ErrDNSCancel after [DNSRequest.Cancel], or
+// ErrDNSShutdown when the resolver is closed first. It runs on the loop's
+// goroutine, except for the shutdown errors of a Close made while the loop
+// is not running, which run on the closing goroutine.
 // The methods may be called from any goroutine; calls that reach libevent
 // run on the loop's goroutine while the loop runs.
 type DNSBase struct {
@@ -175,7 +177,8 @@ func (d *DNSBase) Base() *Base {
 
 // Close fails every pending lookup with ErrDNSShutdown and frees the
 // resolver (evdns_base_free). The callbacks of the pending lookups run
-// before Close returns, on the loop's goroutine when the loop runs.
+// before Close returns: on the loop's goroutine when the loop runs, and on
+// the caller's goroutine otherwise.
 // libevent 2.1.12 frees the resolver with or without calling back its
 // pending requests; Close always calls them back, because a lookup that
 // never completes leaks whatever waits for it. Closing twice is harmless.
