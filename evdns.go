@@ -65,7 +65,8 @@ const (
 // answer, an error, ErrDNSCancel after [DNSRequest.Cancel], or
 // ErrDNSShutdown when the resolver is closed first. It runs on the loop's
 // goroutine, except for the shutdown errors of a Close made while the loop
-// is not running, which run on the closing goroutine.
+// is not running, which run on the closing goroutine, and those of closing
+// the Base, which run where the Base is freed.
 // The methods may be called from any goroutine; calls that reach libevent
 // run on the loop's goroutine while the loop runs.
 type DNSBase struct {
