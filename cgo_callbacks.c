@@ -1006,3 +1006,43 @@ int golibevent_dns_attach_min_length_filter(int fd)
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
 	    sizeof(prog));
 }
+
+int golibevent_dns_respond(struct evdns_server_request *req,
+    const uint8_t *recs, size_t len, int set_flags, int flags, int rcode,
+    int *failed)
+{
+	/* A name is at most 254 bytes (the package checks), plus its NUL. */
+	char name[256];
+	size_t off = 0;
+	int i;
+
+	for (i = 0; off < len; i++) {
+		uint16_t type, dns_class, name_len, data_len;
+		uint32_t ttl;
+		int section = recs[off];
+		int is_name = recs[off + 1];
+
+		memcpy(&type, recs + off + 2, 2);
+		memcpy(&dns_class, recs + off + 4, 2);
+		memcpy(&ttl, recs + off + 6, 4);
+		memcpy(&name_len, recs + off + 10, 2);
+		off += 12;
+		if (name_len >= sizeof(name))
+			name_len = sizeof(name) - 1;
+		memcpy(name, recs + off, name_len);
+		name[name_len] = '\0';
+		off += name_len;
+		memcpy(&data_len, recs + off, 2);
+		off += 2;
+		if (evdns_server_request_add_reply(req, section, name, type,
+		    dns_class, (int)ttl, data_len, is_name,
+		    data_len ? (const char *)recs + off : NULL) != 0) {
+			*failed = i;
+			return GOLIBEVENT_DNS_RECORD_REJECTED;
+		}
+		off += data_len;
+	}
+	if (set_flags)
+		evdns_server_request_set_flags(req, flags);
+	return evdns_server_request_respond(req, rcode);
+}

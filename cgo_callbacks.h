@@ -248,6 +248,19 @@ const char *golibevent_dns_question(const struct evdns_server_request *req,
 int golibevent_dns_request_addr(struct evdns_server_request *req,
     uint8_t *addr, int *port);
 
+/* golibevent_dns_respond's result when libevent rejected a record. */
+#define GOLIBEVENT_DNS_RECORD_REJECTED (-2)
+
+/* Adds the records serialized in recs (the layout is described at
+ * appendRecord in evdns_server_reply.go), sets the reply's flags when
+ * set_flags is nonzero, and sends the reply with rcode. Returns
+ * evdns_server_request_respond's result, or GOLIBEVENT_DNS_RECORD_REJECTED
+ * with *failed set to the index of the record that libevent rejected. The
+ * request stays open when the result is negative. */
+int golibevent_dns_respond(struct evdns_server_request *req,
+    const uint8_t *recs, size_t len, int set_flags, int flags, int rcode,
+    int *failed);
+
 /* Attaches a socket filter that drops UDP datagrams shorter than a DNS
  * header (12 bytes): libevent 2.1.12's server dereferences NULL on them. */
 int golibevent_dns_attach_min_length_filter(int fd);

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -122,6 +121,14 @@ type DNSServerRequest struct {
 	RecursionDesired bool
 	// ended is set by Respond and Drop; guarded by server.mu.
 	ended bool
+	// records are the records added so far, serialized for
+	// golibevent_dns_respond, which adds them and sends the reply in one
+	// C call; guarded by server.mu.
+	records []byte
+	// flags are the header flags from SetFlags, if flagsSet; guarded by
+	// server.mu.
+	flags    DNSServerFlags
+	flagsSet bool
 }
 
 // NewDNSServer creates a DNS server on a new UDP socket bound to address,
@@ -389,216 +396,4 @@ func (r *DNSServerRequest) call(op string, fn func() error) error {
 		return invalidError(op, "the request was already answered or dropped")
 	}
 	return fn()
-}
-
-// cString returns s as a NUL-terminated byte slice that a C call may read
-// for its duration, which costs no C allocation.
-func cString(s string) *C.char {
-	b := make([]byte, len(s)+1)
-	copy(b, s)
-	return (*C.char)(unsafe.Pointer(&b[0]))
-}
-
-func ttlSeconds(op string, ttl time.Duration) (C.int, error) {
-	if ttl < 0 || ttl/time.Second > 1<<31-1 {
-		return 0, invalidError(op, "TTL %v is out of range 0 to 2^31-1 seconds", ttl)
-	}
-	return C.int(ttl / time.Second), nil
-}
-
-// AddReply adds a record with raw data to section
-// (evdns_server_request_add_reply).
-func (r *DNSServerRequest) AddReply(section DNSSection, name string, rrType DNSType, class int, ttl time.Duration, data []byte) error {
-	const op = "evdns_server_request_add_reply"
-	return r.addReply(op, section, name, rrType, class, ttl, data, false)
-}
-
-// AddNameReply adds a record whose data is a domain name, such as NS,
-// CNAME or PTR, to section; libevent compresses and encodes the name
-// (evdns_server_request_add_reply with is_name).
-func (r *DNSServerRequest) AddNameReply(section DNSSection, name string, rrType DNSType, class int, ttl time.Duration, target string) error {
-	const op = "evdns_server_request_add_reply"
-	if err := checkDNSName(op, target); err != nil {
-		return err
-	}
-	return r.addReply(op, section, name, rrType, class, ttl, append([]byte(target), 0), true)
-}
-
-func (r *DNSServerRequest) addReply(op string, section DNSSection, name string, rrType DNSType, class int,
-	ttl time.Duration, data []byte, isName bool) error {
-	if section < DNSAnswerSection || section > DNSAdditionalSection {
-		return invalidError(op, "unknown section %d", section)
-	}
-	if rrType < 0 || rrType > 0xffff || class < 0 || class > 0xffff {
-		return invalidError(op, "type %d or class %d is out of range 0 to 65535", rrType, class)
-	}
-	if len(data) > 0xffff {
-		return invalidError(op, "data of %d bytes is longer than 65535", len(data))
-	}
-	if err := checkDNSName(op, name); err != nil {
-		return err
-	}
-	seconds, err := ttlSeconds(op, ttl)
-	if err != nil {
-		return err
-	}
-	return r.call(op, func() error {
-		var cdata unsafe.Pointer
-		if len(data) > 0 {
-			cdata = unsafe.Pointer(&data[0])
-		}
-		isNameFlag := C.int(0)
-		if isName {
-			isNameFlag = 1
-		}
-		if C.evdns_server_request_add_reply(r.ptr, C.int(section), cString(name), C.int(rrType), C.int(class), seconds,
-			C.int(len(data)), isNameFlag, (*C.char)(cdata)) != 0 {
-			return opError(op, nil)
-		}
-		return nil
-	})
-}
-
-// AddA adds A records for name to the answer section
-// (evdns_server_request_add_a_reply). Every address must be IPv4.
-func (r *DNSServerRequest) AddA(name string, addrs []netip.Addr, ttl time.Duration) error {
-	const op = "evdns_server_request_add_a_reply"
-	raw := make([]byte, 0, 4*len(addrs))
-	for _, a := range addrs {
-		if !a.Unmap().Is4() {
-			return invalidError(op, "%v is not an IPv4 address", a)
-		}
-		a4 := a.Unmap().As4()
-		raw = append(raw, a4[:]...)
-	}
-	return r.addAddresses(op, name, len(addrs), raw, ttl, false)
-}
-
-// AddAAAA adds AAAA records for name to the answer section
-// (evdns_server_request_add_aaaa_reply). Every address must be IPv6.
-func (r *DNSServerRequest) AddAAAA(name string, addrs []netip.Addr, ttl time.Duration) error {
-	const op = "evdns_server_request_add_aaaa_reply"
-	raw := make([]byte, 0, 16*len(addrs))
-	for _, a := range addrs {
-		if !a.Is6() || a.Is4In6() {
-			return invalidError(op, "%v is not an IPv6 address", a)
-		}
-		a16 := a.As16()
-		raw = append(raw, a16[:]...)
-	}
-	return r.addAddresses(op, name, len(addrs), raw, ttl, true)
-}
-
-func (r *DNSServerRequest) addAddresses(op, name string, n int, raw []byte, ttl time.Duration, v6 bool) error {
-	if n == 0 {
-		return invalidError(op, "no addresses")
-	}
-	if err := checkDNSName(op, name); err != nil {
-		return err
-	}
-	seconds, err := ttlSeconds(op, ttl)
-	if err != nil {
-		return err
-	}
-	return r.call(op, func() error {
-		cname := cString(name)
-		craw := unsafe.Pointer(&raw[0])
-		var rc C.int
-		if v6 {
-			rc = C.evdns_server_request_add_aaaa_reply(r.ptr, cname, C.int(n), craw, seconds)
-		} else {
-			rc = C.evdns_server_request_add_a_reply(r.ptr, cname, C.int(n), craw, seconds)
-		}
-		if rc != 0 {
-			return opError(op, nil)
-		}
-		return nil
-	})
-}
-
-// AddCNAME adds a CNAME record that maps name to cname
-// (evdns_server_request_add_cname_reply).
-func (r *DNSServerRequest) AddCNAME(name, cname string, ttl time.Duration) error {
-	const op = "evdns_server_request_add_cname_reply"
-	return r.addNamePair(op, name, cname, ttl, func(a, b *C.char, seconds C.int) C.int {
-		return C.evdns_server_request_add_cname_reply(r.ptr, a, b, seconds)
-	})
-}
-
-// AddPTR adds a PTR record that maps name, such as
-// "1.0.0.127.in-addr.arpa", to hostname
-// (evdns_server_request_add_ptr_reply).
-func (r *DNSServerRequest) AddPTR(name, hostname string, ttl time.Duration) error {
-	const op = "evdns_server_request_add_ptr_reply"
-	return r.addNamePair(op, name, hostname, ttl, func(a, b *C.char, seconds C.int) C.int {
-		return C.evdns_server_request_add_ptr_reply(r.ptr, nil, a, b, seconds)
-	})
-}
-
-func (r *DNSServerRequest) addNamePair(op, name, target string, ttl time.Duration, add func(a, b *C.char, seconds C.int) C.int) error {
-	if err := checkDNSName(op, name); err != nil {
-		return err
-	}
-	if err := checkDNSName(op, target); err != nil {
-		return err
-	}
-	seconds, err := ttlSeconds(op, ttl)
-	if err != nil {
-		return err
-	}
-	return r.call(op, func() error {
-		if add(cString(name), cString(target), seconds) != 0 {
-			return opError(op, nil)
-		}
-		return nil
-	})
-}
-
-// SetFlags sets the reply's AA and RD flags
-// (evdns_server_request_set_flags).
-func (r *DNSServerRequest) SetFlags(flags DNSServerFlags) error {
-	const op = "evdns_server_request_set_flags"
-	if flags&^(DNSFlagAuthoritative|DNSFlagRecursionDesired) != 0 {
-		return invalidError(op, "unknown flags 0x%x", int(flags))
-	}
-	return r.call(op, func() error {
-		C.evdns_server_request_set_flags(r.ptr, C.int(flags))
-		return nil
-	})
-}
-
-// Respond sends the reply with the response code rcode, 0 to 15, and ends
-// the request (evdns_server_request_respond). If the reply cannot be
-// built or sent, the request is dropped and the error returned.
-func (r *DNSServerRequest) Respond(rcode int) error {
-	const op = "evdns_server_request_respond"
-	if rcode < 0 || rcode > 15 {
-		return invalidError(op, "response code %d is out of range 0 to 15", rcode)
-	}
-	return r.call(op, func() error {
-		s := r.server
-		r.ended = true
-		delete(s.requests, r)
-		rc, errno := C.evdns_server_request_respond(r.ptr, C.int(rcode))
-		switch {
-		case rc < 0:
-			C.evdns_server_request_drop(r.ptr)
-			return opError(op, errno)
-		case rc > 0:
-			s.queued = true
-		}
-		return nil
-	})
-}
-
-// Drop ends the request without a reply (evdns_server_request_drop).
-func (r *DNSServerRequest) Drop() error {
-	const op = "evdns_server_request_drop"
-	return r.call(op, func() error {
-		s := r.server
-		r.ended = true
-		delete(s.requests, r)
-		C.evdns_server_request_drop(r.ptr)
-		return nil
-	})
 }
