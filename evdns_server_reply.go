@@ -15,11 +15,11 @@ import (
 	"unsafe"
 )
 
-// The methods that add records validate them at once and keep them in Go;
-// Respond hands them to libevent together with the flags and the response
-// code in one C call (golibevent_dns_respond), because each C call costs
-// about as much as a small part of a whole request. libevent rejects a
-// valid record only when memory runs out, which Respond then reports.
+// The methods that add records validate them at once and keep them in Go.
+// Respond hands them to libevent with the flags and the response code in
+// one C call (golibevent_dns_respond), because every C call adds a fixed
+// cost to each request. libevent rejects a valid record only when memory
+// runs out, which Respond then reports.
 
 // recordHeaderSize is the size of a serialized record's fixed fields:
 // section (1 byte), is_name (1), type (2), class (2), TTL (4) and the name's
@@ -61,7 +61,7 @@ func (r *DNSServerRequest) AddReply(section DNSSection, name string, rrType DNST
 }
 
 // AddNameReply adds a record whose data is a domain name, such as NS,
-// CNAME or PTR, to section; libevent compresses and encodes the name
+// CNAME or PTR, to section. libevent encodes and compresses the name
 // (evdns_server_request_add_reply with is_name).
 func (r *DNSServerRequest) AddNameReply(section DNSSection, name string, rrType DNSType, class int, ttl time.Duration, target string) error {
 	const op = "evdns_server_request_add_reply"
@@ -95,8 +95,8 @@ func (r *DNSServerRequest) addReply(op string, section DNSSection, name string, 
 	})
 }
 
-// AddA adds A records for name to the answer section
-// (evdns_server_request_add_a_reply). Every address must be IPv4.
+// AddA adds A records for name to the answer section, one per address, as
+// evdns_server_request_add_a_reply does. Every address must be IPv4.
 func (r *DNSServerRequest) AddA(name string, addrs []netip.Addr, ttl time.Duration) error {
 	const op = "evdns_server_request_add_a_reply"
 	for _, a := range addrs {
@@ -107,8 +107,9 @@ func (r *DNSServerRequest) AddA(name string, addrs []netip.Addr, ttl time.Durati
 	return r.addAddresses(op, name, addrs, ttl, DNSTypeA)
 }
 
-// AddAAAA adds AAAA records for name to the answer section
-// (evdns_server_request_add_aaaa_reply). Every address must be IPv6.
+// AddAAAA adds AAAA records for name to the answer section, one per
+// address, as evdns_server_request_add_aaaa_reply does. Every address must
+// be IPv6.
 func (r *DNSServerRequest) AddAAAA(name string, addrs []netip.Addr, ttl time.Duration) error {
 	const op = "evdns_server_request_add_aaaa_reply"
 	for _, a := range addrs {
@@ -144,8 +145,8 @@ func (r *DNSServerRequest) addAddresses(op, name string, addrs []netip.Addr, ttl
 	})
 }
 
-// AddCNAME adds a CNAME record that maps name to cname
-// (evdns_server_request_add_cname_reply).
+// AddCNAME adds a CNAME record that maps name to cname to the answer
+// section, as evdns_server_request_add_cname_reply does.
 func (r *DNSServerRequest) AddCNAME(name, cname string, ttl time.Duration) error {
 	const op = "evdns_server_request_add_cname_reply"
 	if err := checkDNSName(op, cname); err != nil {
@@ -155,8 +156,8 @@ func (r *DNSServerRequest) AddCNAME(name, cname string, ttl time.Duration) error
 }
 
 // AddPTR adds a PTR record that maps name, such as
-// "1.0.0.127.in-addr.arpa", to hostname
-// (evdns_server_request_add_ptr_reply).
+// "1.0.0.127.in-addr.arpa", to hostname to the answer section, as
+// evdns_server_request_add_ptr_reply does.
 func (r *DNSServerRequest) AddPTR(name, hostname string, ttl time.Duration) error {
 	const op = "evdns_server_request_add_ptr_reply"
 	if err := checkDNSName(op, hostname); err != nil {
