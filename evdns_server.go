@@ -71,6 +71,8 @@ const (
 
 // DNSQuestion is one question of a request to a DNSServer.
 type DNSQuestion struct {
+	// Name is the name as the client sent it. Resolvers such as libevent's
+	// randomize its case by default, so compare it with strings.EqualFold.
 	Name  string
 	Type  DNSType
 	Class int
