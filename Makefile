@@ -65,9 +65,12 @@ test: setup-test vet
 	cd bench && $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./...
 
 # The dispatch and Post benchmarks (about 4 minutes), then the echo servers
-# (about 6 minutes, and the script stops itself after 9.5 at most), then TLS
-# (about 1.5 minutes, 5 at most).
+# (about 6 minutes, and the script stops itself after 9.5 at most), then the
+# HTTP servers (about 3.5 minutes, 7 at most), TLS (about 1.5 minutes, 5 at
+# most) and the DNS servers (about 1.5 minutes, 5 at most).
 bench: setup
 	./scripts/bench.sh
 	./scripts/bench-echo.sh
+	./scripts/bench-http.sh
 	./scripts/bench-tls.sh
+	./scripts/bench-dns.sh

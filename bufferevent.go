@@ -117,8 +117,9 @@ const (
 type BufferEventFunc func(bev *BufferEvent)
 
 // BufferEventEventFunc is the event callback of a bufferevent. err is the
-// errno of a BEVEventError as a syscall.Errno, or nil. For an OpenSSL
-// bufferevent it is a *TLSError, which wraps the errno where there is one.
+// errno of a BEVEventError as a syscall.Errno, a *DNSError when a
+// ConnectHostname lookup failed, or nil. For an OpenSSL bufferevent it is a
+// *TLSError, which wraps the errno where there is one.
 type BufferEventEventFunc func(bev *BufferEvent, what BEVEvents, err error)
 
 // BufferEvent is a bufferevent: a descriptor (or a pair partner, or a
@@ -160,6 +161,7 @@ type bufferEventLinks struct {
 	ownedBy *BufferEvent    // the filter that closes this bufferevent
 	owns    *BufferEvent    // the bufferevent this filter closes
 	tls     tlsReference    // set for an OpenSSL bufferevent
+	dnsHost string          // the host of the last ConnectHostname
 }
 
 // tlsReference is the package's own reference to the SSL object of an
@@ -1169,7 +1171,12 @@ func goBufferEventEventCallback(what C.short, errnum C.int, key unsafe.Pointer) 
 		return
 	}
 	var err error
-	if errnum != 0 {
+	if BEVEvents(what)&BEVEventError != 0 {
+		// After a failed lookup errnum is a stale errno, such as the
+		// EINPROGRESS of an earlier connect, so the DNS error comes first.
+		err = bev.dnsError()
+	}
+	if err == nil && errnum != 0 {
 		err = syscall.Errno(errnum)
 	}
 	bev.runEventCallback(BEVEvents(what), err)

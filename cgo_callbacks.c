@@ -914,3 +914,217 @@ struct golibevent_bev *golibevent_bev_state_new(struct bufferevent *bev,
 		st->event_shim = event_shim;
 	return st;
 }
+
+/* ---- DNS resolver and server ---- */
+
+#include <arpa/inet.h>
+#include <event2/dns_struct.h>
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+static void golibevent_dns_cb(int result, char type, int count, int ttl,
+    void *addresses, void *key)
+{
+	golibevent_callbacks_run++;
+	goDNSCallback(result, type, count, ttl, addresses, key);
+}
+
+struct evdns_request *golibevent_dns_resolve(struct evdns_base *base,
+    int kind, const char *name, const void *addr, int flags, void *key)
+{
+	struct in_addr in4;
+	struct in6_addr in6;
+
+	switch (kind) {
+	case GOLIBEVENT_DNS_IPV4:
+		return evdns_base_resolve_ipv4(base, name, flags,
+		    golibevent_dns_cb, key);
+	case GOLIBEVENT_DNS_IPV6:
+		return evdns_base_resolve_ipv6(base, name, flags,
+		    golibevent_dns_cb, key);
+	case GOLIBEVENT_DNS_REVERSE4:
+		memcpy(&in4, addr, 4);
+		return evdns_base_resolve_reverse(base, &in4, flags,
+		    golibevent_dns_cb, key);
+	case GOLIBEVENT_DNS_REVERSE6:
+		memcpy(&in6, addr, 16);
+		return evdns_base_resolve_reverse_ipv6(base, &in6, flags,
+		    golibevent_dns_cb, key);
+	}
+	return NULL;
+}
+
+static void golibevent_gai_cb(int result, struct evutil_addrinfo *res,
+    void *key)
+{
+	golibevent_callbacks_run++;
+	goGetAddrInfoCallback(result, res, key);
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
+}
+
+struct evdns_getaddrinfo_request *golibevent_getaddrinfo(
+    struct evdns_base *base, const char *node, const char *service,
+    int family, int socktype, int protocol, int flags, void *key)
+{
+	struct evutil_addrinfo hints;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family;
+	hints.ai_socktype = socktype;
+	hints.ai_protocol = protocol;
+	hints.ai_flags = flags;
+	return evdns_getaddrinfo(base, node, service, &hints, golibevent_gai_cb,
+	    key);
+}
+
+int golibevent_dns_nameserver_add(struct evdns_base *base, int family,
+    const void *addr, int port)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+
+	if (family == AF_INET) {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)port);
+		memcpy(&sin.sin_addr, addr, 4);
+		return evdns_base_nameserver_sockaddr_add(base,
+		    (struct sockaddr *)&sin, sizeof(sin), 0);
+	}
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons((uint16_t)port);
+	memcpy(&sin6.sin6_addr, addr, 16);
+	return evdns_base_nameserver_sockaddr_add(base,
+	    (struct sockaddr *)&sin6, sizeof(sin6), 0);
+}
+
+/* Copies the address in ss into addr and *port and returns its family. */
+static int golibevent_copy_sockaddr(const struct sockaddr_storage *ss,
+    uint8_t *addr, int *port)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+	switch (ss->ss_family) {
+	case AF_INET:
+		memcpy(addr, &sin->sin_addr, 4);
+		*port = ntohs(sin->sin_port);
+		return AF_INET;
+	case AF_INET6:
+		memcpy(addr, &sin6->sin6_addr, 16);
+		*port = ntohs(sin6->sin6_port);
+		return AF_INET6;
+	}
+	return -1;
+}
+
+int golibevent_dns_nameserver_addr(struct evdns_base *base, int idx,
+    uint8_t *addr, int *port)
+{
+	struct sockaddr_storage ss;
+	int n;
+
+	memset(&ss, 0, sizeof(ss));
+	n = evdns_base_get_nameserver_addr(base, idx, (struct sockaddr *)&ss,
+	    sizeof(ss));
+	if (n <= 0 || n > (int)sizeof(ss))
+		return -1;
+	return golibevent_copy_sockaddr(&ss, addr, port);
+}
+
+static void golibevent_dns_server_cb(struct evdns_server_request *req,
+    void *key)
+{
+	golibevent_callbacks_run++;
+	goDNSServerCallback(req, key);
+}
+
+struct evdns_server_port *golibevent_dns_server_new(struct event_base *base,
+    evutil_socket_t fd, void *key)
+{
+	return evdns_add_server_port_with_base(base, fd, 0,
+	    golibevent_dns_server_cb, key);
+}
+
+const char *golibevent_dns_question(const struct evdns_server_request *req,
+    int i, int *type, int *dns_class)
+{
+	const struct evdns_server_question *q = req->questions[i];
+
+	*type = q->type;
+	*dns_class = q->dns_question_class;
+	return q->name;
+}
+
+int golibevent_dns_request_addr(struct evdns_server_request *req,
+    uint8_t *addr, int *port)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (evdns_server_request_get_requesting_addr(req,
+	    (struct sockaddr *)&ss, sizeof(ss)) < 0)
+		return -1;
+	return golibevent_copy_sockaddr(&ss, addr, port);
+}
+
+int golibevent_dns_attach_min_length_filter(int fd)
+{
+	/* A UDP socket filter sees the datagram from its UDP header on, so
+	 * the length it loads is the 8-byte header plus the payload. */
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 8 + 12, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog;
+
+	prog.len = sizeof(code) / sizeof(code[0]);
+	prog.filter = code;
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+	    sizeof(prog));
+}
+
+int golibevent_dns_respond(struct evdns_server_request *req,
+    const uint8_t *recs, size_t len, int set_flags, int flags, int rcode,
+    int *failed)
+{
+	/* A name is at most 254 bytes (the package checks), plus its NUL. */
+	char name[256];
+	size_t off = 0;
+	int i;
+
+	for (i = 0; off < len; i++) {
+		uint16_t type, dns_class, name_len, data_len;
+		uint32_t ttl;
+		int section = recs[off];
+		int is_name = recs[off + 1];
+
+		memcpy(&type, recs + off + 2, 2);
+		memcpy(&dns_class, recs + off + 4, 2);
+		memcpy(&ttl, recs + off + 6, 4);
+		memcpy(&name_len, recs + off + 10, 2);
+		off += 12;
+		if (name_len >= sizeof(name))
+			name_len = sizeof(name) - 1;
+		memcpy(name, recs + off, name_len);
+		name[name_len] = '\0';
+		off += name_len;
+		memcpy(&data_len, recs + off, 2);
+		off += 2;
+		if (evdns_server_request_add_reply(req, section, name, type,
+		    dns_class, (int)ttl, data_len, is_name,
+		    data_len ? (const char *)recs + off : NULL) != 0) {
+			*failed = i;
+			return GOLIBEVENT_DNS_RECORD_REJECTED;
+		}
+		off += data_len;
+	}
+	if (set_flags)
+		evdns_server_request_set_flags(req, flags);
+	return evdns_server_request_respond(req, rcode);
+}

@@ -228,4 +228,71 @@ void golibevent_http_connection_set_timeout(struct evhttp_connection *evcon,
 struct golibevent_bev *golibevent_bev_state_new(struct bufferevent *bev,
     void *key, bufferevent_event_cb event_shim);
 
+/* ---- DNS resolver and server ---- */
+
+#include <event2/dns.h>
+#include <event2/dns_struct.h>
+#include <netdb.h>
+
+/* Kinds of golibevent_dns_resolve. */
+enum {
+	GOLIBEVENT_DNS_IPV4 = 1,
+	GOLIBEVENT_DNS_IPV6 = 2,
+	GOLIBEVENT_DNS_REVERSE4 = 3,
+	GOLIBEVENT_DNS_REVERSE6 = 4
+};
+
+/* Starts a lookup of the given kind: name for the forward lookups, addr
+ * (4 or 16 bytes) for the reverse ones. The reply goes to goDNSCallback
+ * with key. Returns NULL, without calling back, when it cannot start. */
+struct evdns_request *golibevent_dns_resolve(struct evdns_base *base,
+    int kind, const char *name, const void *addr, int flags, void *key);
+
+/* Runs evdns_getaddrinfo with the given hints; the result goes to
+ * goGetAddrInfoCallback with key, and the shim frees the addrinfo list
+ * after it returns. service may be NULL. */
+struct evdns_getaddrinfo_request *golibevent_getaddrinfo(
+    struct evdns_base *base, const char *node, const char *service,
+    int family, int socktype, int protocol, int flags, void *key);
+
+/* Adds a nameserver from raw address bytes (4 or 16) and a port. */
+int golibevent_dns_nameserver_add(struct evdns_base *base, int family,
+    const void *addr, int port);
+
+/* Copies the address of nameserver idx into addr (16 bytes) and returns its
+ * family, or -1 when idx is out of range. */
+int golibevent_dns_nameserver_addr(struct evdns_base *base, int idx,
+    uint8_t *addr, int *port);
+
+/* Creates a DNS server port on the UDP socket fd; requests go to
+ * goDNSServerCallback with key. The port closes fd when it is freed. */
+struct evdns_server_port *golibevent_dns_server_new(struct event_base *base,
+    evutil_socket_t fd, void *key);
+
+/* Reads question i of a server request. */
+const char *golibevent_dns_question(const struct evdns_server_request *req,
+    int i, int *type, int *dns_class);
+
+/* Copies the address of a server request's client into addr (16 bytes) and
+ * returns its family, or -1. */
+int golibevent_dns_request_addr(struct evdns_server_request *req,
+    uint8_t *addr, int *port);
+
+/* golibevent_dns_respond's result when libevent rejected a record. */
+#define GOLIBEVENT_DNS_RECORD_REJECTED (-2)
+
+/* Adds the records serialized in recs (the layout is described at
+ * appendRecord in evdns_server_reply.go), sets the reply's flags when
+ * set_flags is nonzero, and sends the reply with rcode. Returns
+ * evdns_server_request_respond's result, or GOLIBEVENT_DNS_RECORD_REJECTED
+ * with *failed set to the index of the record that libevent rejected. The
+ * request stays open when the result is negative. */
+int golibevent_dns_respond(struct evdns_server_request *req,
+    const uint8_t *recs, size_t len, int set_flags, int flags, int rcode,
+    int *failed);
+
+/* Attaches a socket filter that drops UDP datagrams shorter than a DNS
+ * header (12 bytes): libevent 2.1.12's server dereferences NULL on them. */
+int golibevent_dns_attach_min_length_filter(int fd);
+
 #endif

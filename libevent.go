@@ -33,6 +33,19 @@
 // After [Buffer.DeferCallbacks] they run from a base's loop instead. A
 // Buffer is safe for concurrent use only after [Buffer.EnableLocking].
 //
+// # DNS
+//
+// A [DNSBase] wraps an evdns_base, libevent's asynchronous resolver, and a
+// [DNSServer] an evdns_server_port. A DNSBase reads no system configuration
+// unless asked to, so a program adds its nameservers itself or reads a
+// resolv.conf file. Each lookup's callback runs exactly once, after the
+// call that started the lookup returned. It gets the answer, a [*DNSError],
+// ErrDNSCancel after Cancel, or ErrDNSShutdown when the resolver is closed
+// first. It runs on the loop's goroutine, except that the shutdown errors
+// of a Close made while the loop is not running are reported on the
+// closing goroutine. A server's handler may answer at once or later from
+// any goroutine.
+//
 // # Ownership
 //
 // Every wrapper has a Close method that frees the C object. Close is

@@ -8,8 +8,8 @@
 # Usage: third_party/libevent/setup.sh [--check] [--test-tools]
 #   --check       verify only; never install anything.
 #   --test-tools  also install the peers that the tests run against
-#                 (netcat-openbsd, socat, python3, curl, wrk) and
-#                 binutils for nm, on Debian and Ubuntu.
+#                 (netcat-openbsd, socat, python3, curl, wrk, dnsmasq,
+#                 dig) and binutils for nm, on Debian and Ubuntu.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -1,0 +1,89 @@
+//go:build cgo
+
+package libevent
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// TestConnectHostname connects a bufferevent by name to an echo server,
+// with the name answered by the package's DNS server, and fails with a
+// *DNSError for a name that does not exist.
+func TestConnectHostname(t *testing.T) {
+	echoAddr, _ := startEchoServer(t, backends[0])
+	port := int(netip.MustParseAddrPort(echoAddr).Port())
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		zone := defaultTestZone()
+		zone.v4["echo.test"] = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+		srv, err := b.NewDNSServer("127.0.0.1:0", zone.serve)
+		require.NoError(t, err)
+		t.Cleanup(func() { srv.Close() })
+		d := newTestResolver(t, b, srv.Addr())
+
+		type event struct {
+			what BEVEvents
+			err  error
+		}
+		events := make(chan event, 4)
+		echoed := make(chan string, 1)
+		bev, err := b.NewBufferEvent(-1, BEVOptCloseOnFree|BEVOptThreadSafe)
+		require.NoError(t, err)
+		t.Cleanup(func() { bev.Close() })
+		bev.SetCallbacks(func(bev *BufferEvent) {
+			buf := make([]byte, 64)
+			n, _ := bev.Read(buf)
+			echoed <- string(buf[:n])
+		}, nil, func(bev *BufferEvent, what BEVEvents, err error) {
+			events <- event{what, err}
+		})
+		require.NoError(t, bev.Enable(EvRead))
+		require.NoError(t, bev.ConnectHostname(d, unix.AF_INET, "echo.test", port))
+
+		failing, err := b.NewBufferEvent(-1, BEVOptCloseOnFree)
+		require.NoError(t, err)
+		t.Cleanup(func() { failing.Close() })
+		failEvents := make(chan event, 4)
+		failing.SetCallbacks(nil, nil, func(bev *BufferEvent, what BEVEvents, err error) {
+			failEvents <- event{what, err}
+		})
+		require.NoError(t, failing.ConnectHostname(d, unix.AF_INET, "missing.test", port))
+		runLoop(t, b)
+
+		select {
+		case ev := <-events:
+			require.Equal(t, BEVEventConnected, ev.what, "error %v", ev.err)
+		case <-time.After(time.Minute):
+			t.Fatal("no connect event within a minute")
+		}
+		_, err = bev.Write([]byte("ping"))
+		require.NoError(t, err)
+		select {
+		case got := <-echoed:
+			assert.Equal(t, "ping", got)
+		case <-time.After(time.Minute):
+			t.Fatal("no echo within a minute")
+		}
+
+		select {
+		case ev := <-failEvents:
+			assert.Equal(t, BEVEventError, ev.what&BEVEventError)
+			var dnsErr *DNSError
+			require.ErrorAs(t, ev.err, &dnsErr)
+			assert.ErrorIs(t, ev.err, ErrEAINoName)
+			assert.Equal(t, "missing.test", dnsErr.Name)
+		case <-time.After(time.Minute):
+			t.Fatal("no error event within a minute")
+		}
+
+		assert.ErrorIs(t, bev.ConnectHostname(d, 99, "echo.test", port), ErrInvalid)
+		assert.ErrorIs(t, bev.ConnectHostname(d, unix.AF_INET, "echo.test", 0), ErrInvalid)
+		assert.ErrorIs(t, bev.ConnectHostname(nil, unix.AF_INET, "echo.test", port), ErrInvalid)
+	})
+}
