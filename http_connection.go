@@ -77,7 +77,7 @@ func NewHTTPConnection(base *Base, host string, port int) (*HTTPConnection, erro
 // httpConnectionTLS is the TLS side of an HTTPS connection, which the
 // client calls on the loop's goroutine.
 type httpConnectionTLS interface {
-	// beforeRequest forgets the TLS errors of an earlier socket.
+	// beforeRequest clears the TLS errors of an earlier socket.
 	beforeRequest(c *HTTPConnection)
 	// failure returns the TLS errors of the failure that just ended a
 	// request, or nil.

@@ -166,8 +166,8 @@ func NewHTTPSConnection(base *Base, host string, port int, cfg *TLSConfig) (*HTT
 // certificate against cfg's root CAs and its ServerName; the URL's host
 // does not change the name that is verified.
 //
-// NOTE: one ServerName for every https URL means that a client needs one
-// HTTPClient per server name; a client that derives the name from each
+// NOTE: every https URL is verified against the one ServerName, so a
+// client needs one HTTPClient per server name. Deriving the name from each
 // URL is not built yet.
 //
 // The client uses cfg whenever it creates a connection, so cfg must stay

@@ -4,9 +4,9 @@
  * HTTPS on evhttp. A server's bufferevent callback and a client
  * connection's bufferevent are created here in C, so that accepting a TLS
  * connection costs no call into Go. The callback's argument is the server's
- * SSL_CTX, a C pointer that the Go side keeps a reference to while the
- * callback is installed; it is not a registry key because the callback never
- * reaches Go.
+ * SSL_CTX, a C pointer whose reference the Go side keeps while the callback
+ * is installed. It is not a registry key, because the callback never calls
+ * Go.
  */
 #include "http_tls_cgo.h"
 
@@ -18,7 +18,7 @@
 
 #include <event2/bufferevent.h>
 
-/* An SSL's ex_data slot that holds the first X509_V_ERR_* code of its
+/* An SSL's ex_data slot that contains the first X509_V_ERR_* code of its
  * handshake, because SSL_get_verify_result is reset by the SSL_clear that
  * evhttp's reset of a failed connection runs before the request's
  * callbacks. */

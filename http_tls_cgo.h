@@ -30,7 +30,7 @@ struct evhttp_connection *golibevent_https_connection_new(
 void golibevent_https_connection_errors(struct evhttp_connection *evcon,
     struct golibevent_tls_errors *errs);
 
-/* Forgets the errors of an earlier connection when evcon has no socket,
+/* Clears the errors of an earlier connection when evcon has no socket,
  * so that the next failure reports only its own. */
 void golibevent_https_connection_forget_errors(
     struct evhttp_connection *evcon);

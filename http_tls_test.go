@@ -416,8 +416,8 @@ func TestHTTPClientDoHTTPS(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(first.Body), string(second.Body), "the client opened a second TLS connection")
 
-		// The same address over plain HTTP is another connection, which
-		// the HTTPS server does not answer.
+		// The same address over plain HTTP is another connection, and
+		// the HTTPS server sends no HTTP reply on it.
 		_, err = client.Get(ctx, "http://"+hs.addr+"/hello")
 		assert.Error(t, err)
 
