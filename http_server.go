@@ -656,6 +656,8 @@ func (s *HTTPServer) SetDefaultContentType(contentType string) error {
 // (fd -1), which the server then owns: it is closed as a BufferEvent and
 // libevent frees it with the connection. When fn returns an error or nil,
 // the connection gets a plain socket bufferevent. A nil fn restores that.
+// An OpenSSL bufferevent needs BEVOptCloseOnFree, which makes libevent free
+// its SSL with the connection; [HTTPServer.SetTLS] does all this in C.
 func (s *HTTPServer) SetBufferEventFunc(fn func(b *Base) (*BufferEvent, error)) error {
 	return s.do("evhttp_set_bevcb", func() error {
 		s.mu.Lock()

@@ -226,6 +226,36 @@ func TestHTTPSServerSetTLSSwitches(t *testing.T) {
 	})
 }
 
+func TestHTTPSServerBufferEventFunc(t *testing.T) {
+	p := newTestPKI(t)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		cfg := serverConfig(t, p.server)
+		var made atomic.Int32
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.SetBufferEventFunc(func(b *Base) (*BufferEvent, error) {
+				made.Add(1)
+				return b.NewBufferEventOpenSSL(-1, cfg, BEVOptCloseOnFree)
+			}))
+			require.NoError(t, s.Handle("/hello", func(r *HTTPRequest) {
+				assert.NoError(t, r.SendReply(200, "OK", []byte("hello from the hook")))
+			}))
+		})
+		// Three connections: each one's SSL is freed by libevent with the
+		// connection and by the package's reference after the hand-over.
+		for i := 0; i < 3; i++ {
+			client := goHTTPSClient(t, p)
+			resp, err := client.Get("https://" + hs.addr + "/hello")
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, "hello from the hook", string(body))
+			client.CloseIdleConnections()
+		}
+		assert.Equal(t, int32(3), made.Load())
+	})
+}
+
 func TestHTTPSServerSetTLSRejectsBadInput(t *testing.T) {
 	p := newTestPKI(t)
 	forEachBackend(t, func(t *testing.T, bk backend) {
