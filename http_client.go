@@ -326,6 +326,9 @@ func (c *HTTPConnection) startOnLoop(call *HTTPCall, out *outgoingRequest) error
 	}
 
 	call.req = req
+	if c.tls != nil {
+		c.tls.beforeRequest(c)
+	}
 	uri := C.CString(out.uri)
 	defer C.free(unsafe.Pointer(uri))
 	r, errno := C.evhttp_make_request(c.ptr, req, out.method, uri)
@@ -372,6 +375,11 @@ func (call *HTTPCall) done(req *C.struct_evhttp_request) {
 			// libevent reports a failed connection attempt, after its
 			// retries, with no error callback and no response code.
 			err = ErrConnectFailed
+		}
+		if call.conn.tls != nil {
+			if tlsErr := call.conn.tls.failure(call.conn); tlsErr != nil {
+				err = fmt.Errorf("%w: %w", err, tlsErr)
+			}
 		}
 		call.opts.OnDone(nil, &Error{Op: "evhttp_make_request", Err: err})
 		return

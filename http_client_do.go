@@ -21,9 +21,18 @@ import (
 type HTTPClient struct {
 	base *Base
 
-	mu     sync.Mutex
-	conns  map[netip.AddrPort]*HTTPConnection
-	closed bool
+	mu    sync.Mutex
+	conns map[clientConnKey]*HTTPConnection
+	// dialTLS creates the connections of https URLs; SetTLSConfig sets
+	// it.
+	dialTLS func(addr string, port int) (*HTTPConnection, error)
+	closed  bool
+}
+
+// clientConnKey names one of a client's connections.
+type clientConnKey struct {
+	https bool
+	addr  netip.AddrPort
 }
 
 // NewHTTPClient creates a client whose connections run on base.
@@ -33,23 +42,28 @@ func NewHTTPClient(base *Base) (*HTTPClient, error) {
 		return nil, err
 	}
 	base.leave()
-	return &HTTPClient{base: base, conns: make(map[netip.AddrPort]*HTTPConnection)}, nil
+	return &HTTPClient{base: base, conns: make(map[clientConnKey]*HTTPConnection)}, nil
 }
 
 // Do sends req and waits for the whole response. req.URL must be an
-// absolute "http" URL whose host is an IP literal; the port defaults to 80.
-// req.Context() is ignored in favor of ctx. When ctx ends first, Do
-// cancels the request on the loop and returns an error that matches
-// ctx.Err().
+// absolute "http" or "https" URL whose host is an IP literal; the port
+// defaults to 80 and 443. An https URL needs the TLS configuration of
+// SetTLSConfig. req.Context() is ignored in favor of ctx. When ctx ends
+// first, Do cancels the request on the loop and returns an error that
+// matches ctx.Err().
 func (c *HTTPClient) Do(ctx context.Context, req *http.Request) (*HTTPResponse, error) {
 	const op = "evhttp_make_request"
 	if req == nil || req.URL == nil {
 		return nil, invalidError(op, "nil request or request URL")
 	}
-	if !strings.EqualFold(req.URL.Scheme, "http") {
-		return nil, invalidError(op, "URL %q: only the http scheme is supported", req.URL.Redacted())
+	https := strings.EqualFold(req.URL.Scheme, "https")
+	if !https && !strings.EqualFold(req.URL.Scheme, "http") {
+		return nil, invalidError(op, "URL %q: only the http and https schemes are supported", req.URL.Redacted())
 	}
 	port := 80
+	if https {
+		port = 443
+	}
 	if p := req.URL.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil {
@@ -57,7 +71,7 @@ func (c *HTTPClient) Do(ctx context.Context, req *http.Request) (*HTTPResponse, 
 		}
 		port = n
 	}
-	conn, err := c.connection(req.URL.Hostname(), port)
+	conn, err := c.connection(req.URL.Hostname(), port, https)
 	if err != nil {
 		return nil, err
 	}
@@ -74,9 +88,9 @@ func (c *HTTPClient) Get(ctx context.Context, rawURL string) (*HTTPResponse, err
 	return c.Do(ctx, req)
 }
 
-// connection returns the client's connection to host and port, creating it
-// on first use.
-func (c *HTTPClient) connection(host string, port int) (*HTTPConnection, error) {
+// connection returns the client's connection to host and port, over TLS
+// when https is set, creating it on first use.
+func (c *HTTPClient) connection(host string, port int, https bool) (*HTTPConnection, error) {
 	const op = "evhttp_connection_base_new"
 	addr, err := parseIPLiteral(op, host)
 	if err != nil {
@@ -85,7 +99,7 @@ func (c *HTTPClient) connection(host string, port int) (*HTTPConnection, error) 
 	if port < 1 || port > 65535 {
 		return nil, invalidError(op, "port %d out of range [1, 65535]", port)
 	}
-	key := netip.AddrPortFrom(addr, uint16(port))
+	key := clientConnKey{https: https, addr: netip.AddrPortFrom(addr, uint16(port))}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -95,7 +109,15 @@ func (c *HTTPClient) connection(host string, port int) (*HTTPConnection, error) 
 	if conn := c.conns[key]; conn != nil && !conn.life.isClosed() {
 		return conn, nil
 	}
-	conn, err := NewHTTPConnection(c.base, addr.String(), port)
+	var conn *HTTPConnection
+	switch {
+	case !https:
+		conn, err = NewHTTPConnection(c.base, addr.String(), port)
+	case c.dialTLS == nil:
+		err = invalidError(op, "an https URL needs a TLS configuration; call SetTLSConfig (builds with OpenSSL only)")
+	default:
+		conn, err = c.dialTLS(addr.String(), port)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,9 @@ type HTTPConnection struct {
 	addr       netip.AddrPort
 	hostHeader string
 
+	// tls is set on a connection from NewHTTPSConnection.
+	tls httpConnectionTLS
+
 	mu      sync.Mutex
 	onClose func(*HTTPConnection)
 	// pending are the requests that libevent may still call back for.
@@ -61,7 +64,30 @@ type HTTPConnection struct {
 // blocking getaddrinfo when it has no evdns_base, which would stall the
 // loop, so names wait for a constructor that takes a DNS resolver.
 func NewHTTPConnection(base *Base, host string, port int) (*HTTPConnection, error) {
-	const op = "evhttp_connection_base_new"
+	return createHTTPConnection("evhttp_connection_base_new", base, host, port,
+		func(address *C.char, port C.ev_uint16_t) (*C.struct_evhttp_connection, error) {
+			ptr, errno := C.evhttp_connection_base_new(base.ptr, nil, address, port)
+			if ptr == nil {
+				return nil, opError("evhttp_connection_base_new", errno)
+			}
+			return ptr, nil
+		})
+}
+
+// httpConnectionTLS is the TLS side of an HTTPS connection, which the
+// client calls on the loop's goroutine.
+type httpConnectionTLS interface {
+	// beforeRequest clears the TLS errors of an earlier socket.
+	beforeRequest(c *HTTPConnection)
+	// failure returns the TLS errors of the failure that just ended a
+	// request, or nil.
+	failure(c *HTTPConnection) error
+}
+
+// createHTTPConnection checks host and port and creates the C connection with
+// create on the loop's goroutine.
+func createHTTPConnection(op string, base *Base, host string, port int,
+	create func(address *C.char, port C.ev_uint16_t) (*C.struct_evhttp_connection, error)) (*HTTPConnection, error) {
 	addr, err := parseIPLiteral(op, host)
 	if err != nil {
 		return nil, err
@@ -83,14 +109,14 @@ func NewHTTPConnection(base *Base, host string, port int) (*HTTPConnection, erro
 	cs := C.CString(addr.String())
 	defer C.free(unsafe.Pointer(cs))
 
-	var errno error
+	var createErr error
 	if err := base.callOnLoop(func() {
-		c.ptr, errno = C.evhttp_connection_base_new(base.ptr, nil, cs, C.ev_uint16_t(port))
+		c.ptr, createErr = create(cs, C.ev_uint16_t(port))
 	}); err != nil {
 		return nil, err
 	}
 	if c.ptr == nil {
-		return nil, opError(op, errno)
+		return nil, createErr
 	}
 	c.key = handles.register(c)
 	base.callOnLoop(func() { C.golibevent_http_set_closecb(c.ptr, c.key) })

@@ -85,7 +85,7 @@ func (s *HTTPServer) releaseBorrowed() {
 	for path := range s.paths {
 		paths = append(paths, path)
 	}
-	gencbSet, bevcbSet := s.gencbSet, s.bevFn != nil
+	gencbSet, bevcbSet := s.gencbSet, s.bevFn != nil || s.tlsContext != nil
 	s.gencbSet = false
 	s.mu.Unlock()
 
@@ -115,6 +115,7 @@ func (s *HTTPServer) releaseBorrowed() {
 	}
 	if bevcbSet {
 		C.golibevent_http_set_bevcb(s.ptr, nil)
+		s.dropTLSContext()
 	}
 
 	// The virtual hosts were created by Go. evhttp_free of a direct one

@@ -66,6 +66,9 @@ type HTTPServer struct {
 	paths   map[string]*pathHandler
 	vhosts  map[*HTTPServer]string // virtual hosts added to this server
 	bevFn   func(b *Base) (*BufferEvent, error)
+	// tlsContext is the server's reference to the SSL_CTX that SetTLS
+	// installed as the bufferevent callback's argument, or nil.
+	tlsContext tlsReference
 	// requests are the requests handed to handlers and not yet answered;
 	// completing maps the C requests of every request this server handed
 	// out to its HTTPRequest, for the completion callback. libevent frees a
@@ -269,6 +272,7 @@ func (s *HTTPServer) release() {
 	for _, v := range vhosts {
 		v.releaseKeys()
 	}
+	s.dropTLSContext()
 	s.mu.Lock()
 	s.completing = nil
 	s.mu.Unlock()
@@ -652,6 +656,8 @@ func (s *HTTPServer) SetDefaultContentType(contentType string) error {
 // (fd -1), which the server then owns: it is closed as a BufferEvent and
 // libevent frees it with the connection. When fn returns an error or nil,
 // the connection gets a plain socket bufferevent. A nil fn restores that.
+// An OpenSSL bufferevent needs BEVOptCloseOnFree, which makes libevent free
+// its SSL with the connection; [HTTPServer.SetTLS] does all this in C.
 func (s *HTTPServer) SetBufferEventFunc(fn func(b *Base) (*BufferEvent, error)) error {
 	return s.do("evhttp_set_bevcb", func() error {
 		s.mu.Lock()
@@ -662,8 +668,23 @@ func (s *HTTPServer) SetBufferEventFunc(fn func(b *Base) (*BufferEvent, error)) 
 		} else {
 			C.golibevent_http_set_bevcb(s.ptr, s.key)
 		}
+		// The callback that SetTLS installed is gone, so its context is
+		// no longer used.
+		s.dropTLSContext()
 		return nil
 	})
+}
+
+// dropTLSContext drops the context of SetTLS once its bufferevent callback
+// has been replaced or the server freed.
+func (s *HTTPServer) dropTLSContext() {
+	s.mu.Lock()
+	ctx := s.tlsContext
+	s.tlsContext = nil
+	s.mu.Unlock()
+	if ctx != nil {
+		ctx.drop()
+	}
 }
 
 // handOver gives the C bufferevent to libevent, which frees it: the Go side
@@ -675,7 +696,7 @@ func (bev *BufferEvent) handOver() {
 	bev.released.Store(true)
 	bev.leaveLimits()
 	bev.mu.Lock()
-	input, output := bev.linked().input, bev.linked().output
+	input, output, tls := bev.linked().input, bev.linked().output, bev.linked().tls
 	bev.mu.Unlock()
 	if input != nil {
 		input.detach()
@@ -689,6 +710,11 @@ func (bev *BufferEvent) handOver() {
 	bev.base.releaseAfterCallbacks(func() {
 		C.golibevent_bev_state_free(st)
 		handles.release(key)
+		// libevent's own reference to an SSL keeps it alive for the
+		// connection, and libevent frees it with BEVOptCloseOnFree.
+		if tls != nil {
+			tls.drop()
+		}
 	})
 }
 

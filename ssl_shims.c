@@ -455,3 +455,14 @@ int golibevent_tls_alpn_selected(SSL *ssl, char *out)
 	memcpy(out, data, len);
 	return (int)len;
 }
+
+void golibevent_tls_errors_add_code(struct golibevent_tls_errors *errs,
+    unsigned long code)
+{
+	tls_errors_add(errs, code);
+}
+
+void golibevent_tls_errors_collect(struct golibevent_tls_errors *errs)
+{
+	tls_errors_drain(errs);
+}

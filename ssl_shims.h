@@ -15,6 +15,12 @@
 
 #if OPENSSL_VERSION_NUMBER < 0x10101000L
 #error "golibevent needs OpenSSL 1.1.1 or later (Debian and Ubuntu: libssl-dev); or build with -tags libevent_no_openssl"
+/* Adds one packed OpenSSL error code to errs, and moves this thread's
+ * OpenSSL error queue into errs, for the HTTPS shims. */
+void golibevent_tls_errors_add_code(struct golibevent_tls_errors *errs,
+    unsigned long code);
+void golibevent_tls_errors_collect(struct golibevent_tls_errors *errs);
+
 #endif
 
 /* The most OpenSSL errors that one failure reports; older ones are
@@ -81,5 +87,11 @@ int golibevent_tls_peer_certificate(SSL *ssl, unsigned char **der,
 /* Copies the negotiated ALPN protocol into out (at most 255 bytes) and
  * returns its length, 0 when none was negotiated. */
 int golibevent_tls_alpn_selected(SSL *ssl, char *out);
+
+/* Adds one packed OpenSSL error code to errs, and moves this thread's
+ * OpenSSL error queue into errs, for the HTTPS shims. */
+void golibevent_tls_errors_add_code(struct golibevent_tls_errors *errs,
+    unsigned long code);
+void golibevent_tls_errors_collect(struct golibevent_tls_errors *errs);
 
 #endif

@@ -18,6 +18,14 @@
 //	-root DIR               the directory to serve (default ".")
 //	-for DURATION           stop by itself after this long; 0 runs until a
 //	                        signal
+//	-tls-cert FILE          serve HTTPS with this PEM certificate chain, leaf
+//	                        first; needs -tls-key
+//	-tls-key FILE           the PEM private key of -tls-cert
+//
+// With -tls-cert and -tls-key the server speaks HTTPS only:
+//
+//	go run ./examples/httpd -tls-cert cert.pem -tls-key key.pem
+//	curl --cacert ca.pem https://127.0.0.1:8080/hello
 package main
 
 import (
@@ -42,15 +50,20 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:8080", "IP address and port to listen on")
 	root := flag.String("root", ".", "directory to serve")
 	runFor := flag.Duration("for", 0, "stop after this long (0: until SIGINT or SIGTERM)")
+	tlsCert := flag.String("tls-cert", "", "PEM certificate chain file; serves HTTPS with -tls-key")
+	tlsKey := flag.String("tls-key", "", "PEM private key file of -tls-cert")
 	flag.Parse()
 
-	if err := run(*listen, *root, *runFor); err != nil {
+	if err := run(*listen, *root, *runFor, *tlsCert, *tlsKey); err != nil {
 		fmt.Fprintln(os.Stderr, "httpd:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, root string, runFor time.Duration) error {
+func run(listen, root string, runFor time.Duration, tlsCert, tlsKey string) error {
+	if (tlsCert == "") != (tlsKey == "") {
+		return errors.New("-tls-cert and -tls-key must be given together")
+	}
 	ctx := context.Background()
 	if runFor > 0 {
 		var cancel context.CancelFunc
@@ -87,11 +100,18 @@ func run(listen, root string, runFor time.Duration) error {
 		return err
 	}
 	defer srv.Close()
+	scheme := "http"
+	if tlsCert != "" {
+		if err := serveTLS(srv, tlsCert, tlsKey); err != nil {
+			return err
+		}
+		scheme = "https"
+	}
 	addr, err := srv.Bind(listen)
 	if err != nil {
 		return err
 	}
-	slog.Info("httpd: serving", "addr", addr.String(), "root", root, "backend", b.Method())
+	slog.Info("httpd: serving", "addr", addr.String(), "scheme", scheme, "root", root, "backend", b.Method())
 	err = b.Run(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = nil
