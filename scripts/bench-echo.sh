@@ -32,12 +32,12 @@
 #                     processes and guests may take during a throughput run
 #                     for it to count in the medians (default: 10)
 #   ECHO_SERVERS      servers of the throughput runs, from: c c-event
-#                     c-locked pkg-bufferevent pkg-bufferevent-copy
-#                     pkg-event pkg-c-in-go gonet
+#                     c-locked pkg-bufferevent pkg-bufferevent-nolock
+#                     pkg-bufferevent-copy pkg-event pkg-c-in-go gonet
 #                     gnet (default: all but c-locked)
 #   ECHO_MEM_SERVERS  servers of the memory runs (default: those of
-#                     ECHO_SERVERS without c-locked and
-#                     pkg-bufferevent-copy)
+#                     ECHO_SERVERS without c-locked,
+#                     pkg-bufferevent-nolock and pkg-bufferevent-copy)
 #   ECHO_TIME_LIMIT   seconds after which the script stops itself
 #                     (default: 570)
 #   BENCH_OUT         folder for the raw results (default: bench/results,
@@ -64,15 +64,16 @@ duration=${ECHO_DURATION:-4}
 conns=${ECHO_CONNS:-100}
 idle_conns=${ECHO_IDLE_CONNS:-10000}
 max_other=${ECHO_MAX_OTHER:-10}
-read -r -a servers <<<"${ECHO_SERVERS:-c c-event pkg-bufferevent pkg-bufferevent-copy pkg-event pkg-c-in-go gonet gnet}"
-# c-locked and pkg-bufferevent-copy keep the same state per connection as
-# their plain versions, so by default the memory runs leave them out.
+read -r -a servers <<<"${ECHO_SERVERS:-c c-event pkg-bufferevent pkg-bufferevent-nolock pkg-bufferevent-copy pkg-event pkg-c-in-go gonet gnet}"
+# c-locked, pkg-bufferevent-nolock and pkg-bufferevent-copy keep the same
+# state per connection as their plain versions, so by default the memory
+# runs leave them out.
 if [[ -n ${ECHO_MEM_SERVERS:-} ]]; then
 	read -r -a mem_servers <<<"$ECHO_MEM_SERVERS"
 else
 	mem_servers=()
 	for name in "${servers[@]}"; do
-		if [[ $name != pkg-bufferevent-copy && $name != c-locked ]]; then
+		if [[ $name != pkg-bufferevent-copy && $name != pkg-bufferevent-nolock && $name != c-locked ]]; then
 			mem_servers+=("$name")
 		fi
 	done
@@ -152,6 +153,7 @@ server_command() {
 	c-event) echo "$bin/echo-c -m event" ;;
 	c-locked) echo "$bin/echo-c -t -m bufferevent" ;;
 	pkg-bufferevent) echo "$bin/echo-pkg -mode bufferevent" ;;
+	pkg-bufferevent-nolock) echo "$bin/echo-pkg -mode bufferevent -nolock" ;;
 	pkg-event) echo "$bin/echo-pkg -mode event" ;;
 	pkg-bufferevent-copy) echo "$bin/echo-pkg -mode bufferevent-copy" ;;
 	pkg-c-in-go) echo "$bin/echo-pkg -mode c-in-go" ;;

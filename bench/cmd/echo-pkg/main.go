@@ -53,6 +53,7 @@ const readSize = 16 << 10
 func main() {
 	mode := flag.String("mode", "bufferevent", "how to serve a connection: bufferevent, bufferevent-copy, event or c-in-go")
 	backend := flag.String("backend", "", "libevent backend: epoll, poll or select (default: libevent's choice)")
+	noLock := flag.Bool("nolock", false, "create the base with NoLock, without the lock that lets other goroutines use it, like the C server's base")
 	flag.Parse()
 	port, err := echoutil.ServerPort(flag.Args())
 	if err != nil {
@@ -64,9 +65,13 @@ func main() {
 		echoutil.Fail(program, err)
 	}
 
-	var cfg *libevent.Config
+	cfg := &libevent.Config{}
 	if *backend != "" {
-		cfg = &libevent.Config{Method: *backend, Flags: libevent.IgnoreEnv}
+		cfg.Method = *backend
+		cfg.Flags |= libevent.IgnoreEnv
+	}
+	if *noLock {
+		cfg.Flags |= libevent.NoLock
 	}
 	base, err := libevent.NewBase(cfg)
 	if err != nil {
