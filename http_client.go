@@ -373,6 +373,10 @@ func (call *HTTPCall) done(req *C.struct_evhttp_request) {
 			// retries, with no error callback and no response code.
 			err = ErrConnectFailed
 		}
+		if dnsErr := call.conn.lookupError(); dnsErr != nil {
+			// The errno that came with the failure is not the lookup's.
+			err = &httpLookupFailure{dns: dnsErr}
+		}
 		call.opts.OnDone(nil, &Error{Op: "evhttp_make_request", Err: err})
 		return
 	}

@@ -5,14 +5,14 @@ package libevent
 import (
 	"context"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 )
 
 // HTTPClient sends requests to HTTP servers over libevent connections, one
-// [HTTPConnection] per server address, kept open between requests. Its
+// [HTTPConnection] per server address or host name and port, kept open
+// between requests. Its
 // methods may be called from any goroutine but the loop's, while the base's
 // loop runs on another goroutine, for example in [Base.Run].
 //
@@ -20,24 +20,54 @@ import (
 // after another. The client follows no redirects and sets no cookies.
 type HTTPClient struct {
 	base *Base
+	dns  *DNSBase
 
 	mu     sync.Mutex
-	conns  map[netip.AddrPort]*HTTPConnection
+	conns  map[httpServerKey]*HTTPConnection
 	closed bool
 }
 
-// NewHTTPClient creates a client whose connections run on base.
+// httpServerKey names a server: its IP literal in canonical form or its
+// host name in lower case, and its port.
+type httpServerKey struct {
+	host string
+	port int
+}
+
+// NewHTTPClient creates a client whose connections run on base. It sends
+// requests only to URLs whose host is an IP literal; [NewHTTPClientDNS]
+// creates one that also looks host names up.
 func NewHTTPClient(base *Base) (*HTTPClient, error) {
+	return NewHTTPClientDNS(base, nil)
+}
+
+// NewHTTPClientDNS creates a client whose connections run on base and look
+// the host names of URLs up with the resolver dns, as
+// [NewHTTPConnectionDNS] does. With a nil dns it behaves as
+// [NewHTTPClient]. Closing dns closes the client's connections by name;
+// requests to names fail with ErrClosed afterwards.
+func NewHTTPClientDNS(base *Base, dns *DNSBase) (*HTTPClient, error) {
 	const op = "NewHTTPClient"
+	if dns != nil {
+		if err := dns.enter(op); err != nil {
+			return nil, err
+		}
+		dnsBase := dns.base
+		dns.leave()
+		if dnsBase != base {
+			return nil, invalidError(op, "the DNSBase runs on another Base")
+		}
+	}
 	if err := base.enter(op); err != nil {
 		return nil, err
 	}
 	base.leave()
-	return &HTTPClient{base: base, conns: make(map[netip.AddrPort]*HTTPConnection)}, nil
+	return &HTTPClient{base: base, dns: dns, conns: make(map[httpServerKey]*HTTPConnection)}, nil
 }
 
 // Do sends req and waits for the whole response. req.URL must be an
-// absolute "http" URL whose host is an IP literal; the port defaults to 80.
+// absolute "http" URL whose host is an IP literal, or a host name when the
+// client has a resolver; the port defaults to 80.
 // req.Context() is ignored in favor of ctx. When ctx ends first, Do
 // cancels the request on the loop and returns an error that matches
 // ctx.Err().
@@ -78,14 +108,17 @@ func (c *HTTPClient) Get(ctx context.Context, rawURL string) (*HTTPResponse, err
 // on first use.
 func (c *HTTPClient) connection(host string, port int) (*HTTPConnection, error) {
 	const op = "evhttp_connection_base_new"
-	addr, err := parseIPLiteral(op, host)
+	addr, name, err := parseHTTPHost(op, host, c.dns != nil)
 	if err != nil {
 		return nil, err
 	}
 	if port < 1 || port > 65535 {
 		return nil, invalidError(op, "port %d out of range [1, 65535]", port)
 	}
-	key := netip.AddrPortFrom(addr, uint16(port))
+	key := httpServerKey{host: strings.ToLower(name), port: port}
+	if name == "" {
+		key.host = addr.String()
+	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -95,7 +128,7 @@ func (c *HTTPClient) connection(host string, port int) (*HTTPConnection, error) 
 	if conn := c.conns[key]; conn != nil && !conn.life.isClosed() {
 		return conn, nil
 	}
-	conn, err := NewHTTPConnection(c.base, addr.String(), port)
+	conn, err := NewHTTPConnectionDNS(c.base, c.dns, key.host, port)
 	if err != nil {
 		return nil, err
 	}
