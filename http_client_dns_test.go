@@ -286,7 +286,12 @@ func TestHTTPConnectionByNameResolverClosed(t *testing.T) {
 func TestHTTPConnectionByNameResolverClosedInCallback(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		s := newNameTestSetup(t, bk)
-		srv := startGoHTTPServer(t, "tcp", "127.0.0.1:0", hostEchoHandler)
+		// The first response waits until the second request is queued.
+		queued := make(chan struct{})
+		srv := startGoHTTPServer(t, "tcp", "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			<-queued
+			hostEchoHandler(w, r)
+		}))
 		c := newHTTPConnectionDNS(t, s.base, s.dns, "web.test", srv.port)
 		first := make(chan callResult, 1)
 		req, err := http.NewRequest(http.MethodGet, "/first", nil)
@@ -297,6 +302,7 @@ func TestHTTPConnectionByNameResolverClosedInCallback(t *testing.T) {
 		}})
 		require.NoError(t, err)
 		second := startCall(t, c)
+		close(queued)
 
 		r := waitCall(t, first)
 		require.NoError(t, r.err)
