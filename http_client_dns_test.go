@@ -249,8 +249,8 @@ func waitCall(t *testing.T, results <-chan callResult) callResult {
 }
 
 // TestHTTPConnectionByNameResolverClosed closes the DNSBase while a request
-// waits for its lookup: the request fails with an error that says so, the
-// connection is closed, and nothing crashes.
+// waits for its lookup: the request fails with an error that names the
+// closed resolver, the connection is closed, and nothing crashes.
 func TestHTTPConnectionByNameResolverClosed(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		b := newClientBase(t, bk)

@@ -66,8 +66,8 @@ func NewHTTPClientDNS(base *Base, dns *DNSBase) (*HTTPClient, error) {
 }
 
 // Do sends req and waits for the whole response. req.URL must be an
-// absolute "http" URL whose host is an IP literal, or a host name when the
-// client has a resolver; the port defaults to 80.
+// absolute "http" URL. Its host is an IP literal, or a host name when the
+// client has a resolver, and its port defaults to 80.
 // req.Context() is ignored in favor of ctx. When ctx ends first, Do
 // cancels the request on the loop and returns an error that matches
 // ctx.Err().

@@ -87,7 +87,12 @@ func NewHTTPConnection(base *Base, host string, port int) (*HTTPConnection, erro
 //
 // A request that fails because the name does not resolve gets an error that
 // matches ErrConnectFailed and holds a *DNSError with libevent's
-// getaddrinfo code.
+// getaddrinfo code. libevent 2.1.12 reports a lookup that timed out as
+// EVUTIL_EAI_FAIL.
+//
+// NOTE: when more requests wait behind one whose lookup failed, libevent
+// starts the next lookup before it reports the failure, which clears the
+// DNS error; that request then fails with HTTPErrEOF only.
 //
 // The connection depends on dns: closing dns closes the connection too,
 // and its requests in flight fail with an error that matches both

@@ -28,7 +28,7 @@ func (d *DNSBase) addHTTPConnection(c *HTTPConnection) bool {
 	return true
 }
 
-// removeHTTPConnection forgets c once its C connection is freed, and frees
+// removeHTTPConnection drops c from d once its C connection is freed, and frees
 // the evdns_base if d was waiting only for it.
 func (d *DNSBase) removeHTTPConnection(c *HTTPConnection) {
 	d.mu.Lock()
@@ -78,7 +78,7 @@ func (c *HTTPConnection) lookupError() *DNSError {
 
 // httpLookupFailure is the error of a request whose connection could not
 // look its host name up. libevent reports it as a failed connection
-// (EVREQ_HTTP_EOF, or no reason at all); the DNS error says why.
+// (EVREQ_HTTP_EOF, or no reason at all); the DNS error gives the reason.
 type httpLookupFailure struct {
 	dns *DNSError
 }
