@@ -377,3 +377,78 @@ func TestHTTPConnectionByNameRejectsBadInput(t *testing.T) {
 		assert.True(t, errors.Is(err, errNotIPLiteral))
 	})
 }
+
+// TestHTTPConnectionByNameCloseCancelsLookup closes a connection while its
+// lookup waits for the DNS server, then lets the server answer: the lookup
+// was cancelled, so nothing connects to the HTTP server afterwards.
+func TestHTTPConnectionByNameCloseCancelsLookup(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newClientBase(t, bk)
+		zone := defaultTestZone()
+		held := make(chan *DNSServerRequest, 4)
+		dnsSrv, err := b.NewDNSServer("127.0.0.1:0", func(req *DNSServerRequest) {
+			if len(req.Questions) == 1 && req.Questions[0].Name == "web.test" {
+				held <- req
+				return
+			}
+			zone.serve(req)
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { assert.NoError(t, dnsSrv.Close()) })
+		d := newTestResolver(t, b, dnsSrv.Addr())
+		require.NoError(t, d.SetRandomizeCase(false))
+
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		t.Cleanup(func() { ln.Close() })
+		port := ln.Addr().(*net.TCPAddr).Port
+
+		c, err := NewHTTPConnectionDNS(b, d, "web.test", port)
+		require.NoError(t, err)
+		results := startCall(t, c)
+		var queries []*DNSServerRequest
+		select {
+		case req := <-held:
+			queries = append(queries, req)
+		case <-time.After(testDeadline):
+			t.Fatal("the DNS server got no query for web.test")
+		}
+		require.NoError(t, c.Close())
+		r := waitCall(t, results)
+		assert.ErrorIs(t, r.err, ErrClosed)
+
+		// Answer every query for web.test, then make a lookup whose reply
+		// comes after those answers.
+		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+		defer cancel()
+		for len(queries) < 2 {
+			select {
+			case req := <-held:
+				queries = append(queries, req)
+			case <-time.After(time.Second):
+				// A single query was sent (one family only).
+				queries = append(queries, nil)
+			}
+		}
+		for _, req := range queries {
+			if req == nil {
+				continue
+			}
+			if req.Questions[0].Type == DNSTypeA {
+				require.NoError(t, req.AddA("web.test", []netip.Addr{netip.MustParseAddr("127.0.0.1")}, time.Minute))
+			}
+			require.NoError(t, req.Respond(DNSRcodeNoError))
+		}
+		_, err = d.LookupIPv4(ctx, "a.test")
+		require.NoError(t, err)
+
+		// A connect on loopback is queued on the listener before connect
+		// returns, so a connection made from the answer would be waiting.
+		require.NoError(t, ln.(*net.TCPListener).SetDeadline(time.Now().Add(200*time.Millisecond)))
+		conn, err := ln.Accept()
+		if err == nil {
+			conn.Close()
+		}
+		assert.Error(t, err, "something connected after the connection was closed")
+	})
+}
