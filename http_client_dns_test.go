@@ -38,7 +38,7 @@ func newNameTestSetup(t *testing.T, bk backend) *nameTestSetup {
 	return &nameTestSetup{base: b, dns: newTestResolver(t, b, srv.Addr())}
 }
 
-// hostEchoHandler answers with the request's Host header and path.
+// hostEchoHandler replies with the request's Host header and path.
 var hostEchoHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "%s %s", r.Host, r.URL.Path)
 })
@@ -385,10 +385,10 @@ func TestHTTPConnectionByNameCloseCancelsLookup(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		b := newClientBase(t, bk)
 		zone := defaultTestZone()
-		held := make(chan *DNSServerRequest, 4)
+		heldQueries := make(chan *DNSServerRequest, 4)
 		dnsSrv, err := b.NewDNSServer("127.0.0.1:0", func(req *DNSServerRequest) {
 			if len(req.Questions) == 1 && req.Questions[0].Name == "web.test" {
-				held <- req
+				heldQueries <- req
 				return
 			}
 			zone.serve(req)
@@ -408,7 +408,7 @@ func TestHTTPConnectionByNameCloseCancelsLookup(t *testing.T) {
 		results := startCall(t, c)
 		var queries []*DNSServerRequest
 		select {
-		case req := <-held:
+		case req := <-heldQueries:
 			queries = append(queries, req)
 		case <-time.After(testDeadline):
 			t.Fatal("the DNS server got no query for web.test")
@@ -423,7 +423,7 @@ func TestHTTPConnectionByNameCloseCancelsLookup(t *testing.T) {
 		defer cancel()
 		for len(queries) < 2 {
 			select {
-			case req := <-held:
+			case req := <-heldQueries:
 				queries = append(queries, req)
 			case <-time.After(time.Second):
 				// A single query was sent (one family only).
