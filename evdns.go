@@ -82,6 +82,10 @@ type DNSBase struct {
 	// they have all called back, because libevent 2.1.12 reads the
 	// evdns_base in a cancelled getaddrinfo request's callback.
 	outstanding map[unsafe.Pointer]*DNSRequest
+	// httpConns are the HTTP connections that look names up with this
+	// resolver. The evdns_base is freed only after they are, because
+	// libevent keeps using it for their lookups.
+	httpConns map[*HTTPConnection]struct{}
 	// shutDown is set once Close has failed the pending requests.
 	shutDown bool
 	// cFreed is set once evdns_base_free has run.
@@ -210,17 +214,21 @@ func (d *DNSBase) shutdown() {
 		for r := range d.pending {
 			pending = append(pending, r)
 		}
+		conns := d.takeHTTPConnections()
 		d.mu.Unlock()
 
 		for _, r := range pending {
 			d.failAtShutdown(r)
+		}
+		for _, c := range conns {
+			c.closeByResolver()
 		}
 
 		d.mu.Lock()
 		for _, r := range d.outstanding {
 			r.cancelInC()
 		}
-		idle := len(d.outstanding) == 0
+		idle := d.idleLocked()
 		d.mu.Unlock()
 		if idle {
 			d.scheduleFreeC()
@@ -283,6 +291,14 @@ func (d *DNSBase) scheduleFreeC() {
 // libevent holds are released.
 func (d *DNSBase) freeWithBase() {
 	d.life.close()
+	// The connections that use the evdns_base go first; the Base frees
+	// its children in no particular order.
+	d.mu.Lock()
+	conns := d.takeHTTPConnections()
+	d.mu.Unlock()
+	for _, c := range conns {
+		c.freeWithBase()
+	}
 	d.mu.Lock()
 	d.shutDown = true
 	pending := make([]*DNSRequest, 0, len(d.pending))

@@ -408,7 +408,7 @@ func (d *DNSBase) arrived(r *DNSRequest, outcome *dnsOutcome) (deliverNow bool) 
 		r.early = outcome
 	}
 	deliverNow = !r.starting && !r.delivered
-	freeNow := d.shutDown && len(d.outstanding) == 0
+	freeNow := d.shutDown && d.idleLocked()
 	d.mu.Unlock()
 
 	handles.release(r.key)

@@ -381,6 +381,10 @@ func (call *HTTPCall) done(req *C.struct_evhttp_request) {
 				err = fmt.Errorf("%w: %w", err, tlsErr)
 			}
 		}
+		if dnsErr := call.conn.lookupError(); dnsErr != nil {
+			// The errno that came with the failure is not the lookup's.
+			err = &httpLookupFailure{dns: dnsErr}
+		}
 		call.opts.OnDone(nil, &Error{Op: "evhttp_make_request", Err: err})
 		return
 	}

@@ -5,14 +5,14 @@ package libevent
 import (
 	"context"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 )
 
 // HTTPClient sends requests to HTTP servers over libevent connections, one
-// [HTTPConnection] per server address, kept open between requests. Its
+// [HTTPConnection] per server address or host name and port, kept open
+// between requests. Its
 // methods may be called from any goroutine but the loop's, while the base's
 // loop runs on another goroutine, for example in [Base.Run].
 //
@@ -20,37 +20,63 @@ import (
 // after another. The client follows no redirects and sets no cookies.
 type HTTPClient struct {
 	base *Base
+	dns  *DNSBase
 
 	mu    sync.Mutex
-	conns map[clientConnKey]*HTTPConnection
+	conns map[httpServerKey]*HTTPConnection
 	// dialTLS creates the connections of https URLs; SetTLSConfig sets
 	// it.
 	dialTLS func(addr string, port int) (*HTTPConnection, error)
 	closed  bool
 }
 
-// clientConnKey names one of a client's connections.
-type clientConnKey struct {
+// httpServerKey names a server: its IP literal in canonical form or its
+// host name in lower case, and its port, and whether the client speaks
+// HTTPS to it.
+type httpServerKey struct {
 	https bool
-	addr  netip.AddrPort
+	host  string
+	port  int
 }
 
-// NewHTTPClient creates a client whose connections run on base.
+// NewHTTPClient creates a client whose connections run on base. It sends
+// requests only to URLs whose host is an IP literal; [NewHTTPClientDNS]
+// creates one that also looks host names up.
 func NewHTTPClient(base *Base) (*HTTPClient, error) {
+	return NewHTTPClientDNS(base, nil)
+}
+
+// NewHTTPClientDNS creates a client whose connections run on base and look
+// the host names of URLs up with the resolver dns, as
+// [NewHTTPConnectionDNS] does. With a nil dns it behaves as
+// [NewHTTPClient]. Closing dns closes the client's connections by name;
+// requests to names fail with ErrClosed afterwards.
+func NewHTTPClientDNS(base *Base, dns *DNSBase) (*HTTPClient, error) {
 	const op = "NewHTTPClient"
+	if dns != nil {
+		if err := dns.enter(op); err != nil {
+			return nil, err
+		}
+		dnsBase := dns.base
+		dns.leave()
+		if dnsBase != base {
+			return nil, invalidError(op, "the DNSBase runs on another Base")
+		}
+	}
 	if err := base.enter(op); err != nil {
 		return nil, err
 	}
 	base.leave()
-	return &HTTPClient{base: base, conns: make(map[clientConnKey]*HTTPConnection)}, nil
+	return &HTTPClient{base: base, dns: dns, conns: make(map[httpServerKey]*HTTPConnection)}, nil
 }
 
 // Do sends req and waits for the whole response. req.URL must be an
-// absolute "http" or "https" URL whose host is an IP literal; the port
-// defaults to 80 and 443. An https URL needs the TLS configuration of
-// SetTLSConfig. req.Context() is ignored in favor of ctx. When ctx ends
-// first, Do cancels the request on the loop and returns an error that
-// matches ctx.Err().
+// absolute "http" or "https" URL. Its host is an IP literal or, for http
+// and when the client has a resolver, a host name; the port defaults to 80
+// and 443. An https URL needs the TLS configuration of SetTLSConfig.
+// req.Context() is ignored in favor of ctx. When ctx ends first, Do
+// cancels the request on the loop and returns an error that matches
+// ctx.Err().
 func (c *HTTPClient) Do(ctx context.Context, req *http.Request) (*HTTPResponse, error) {
 	const op = "evhttp_make_request"
 	if req == nil || req.URL == nil {
@@ -92,14 +118,17 @@ func (c *HTTPClient) Get(ctx context.Context, rawURL string) (*HTTPResponse, err
 // when https is set, creating it on first use.
 func (c *HTTPClient) connection(host string, port int, https bool) (*HTTPConnection, error) {
 	const op = "evhttp_connection_base_new"
-	addr, err := parseIPLiteral(op, host)
+	addr, name, err := parseHTTPHost(op, host, c.dns != nil)
 	if err != nil {
 		return nil, err
 	}
 	if port < 1 || port > 65535 {
 		return nil, invalidError(op, "port %d out of range [1, 65535]", port)
 	}
-	key := clientConnKey{https: https, addr: netip.AddrPortFrom(addr, uint16(port))}
+	key := httpServerKey{https: https, host: strings.ToLower(name), port: port}
+	if name == "" {
+		key.host = addr.String()
+	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -112,11 +141,13 @@ func (c *HTTPClient) connection(host string, port int, https bool) (*HTTPConnect
 	var conn *HTTPConnection
 	switch {
 	case !https:
-		conn, err = NewHTTPConnection(c.base, addr.String(), port)
+		conn, err = NewHTTPConnectionDNS(c.base, c.dns, key.host, port)
 	case c.dialTLS == nil:
 		err = invalidError(op, "an https URL needs a TLS configuration; call SetTLSConfig (builds with OpenSSL only)")
 	default:
-		conn, err = c.dialTLS(addr.String(), port)
+		// NOTE: HTTPS connections take IP literals only, so an https URL
+		// with a host name fails here even when the client has a resolver.
+		conn, err = c.dialTLS(key.host, port)
 	}
 	if err != nil {
 		return nil, err

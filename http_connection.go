@@ -11,10 +11,13 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -41,10 +44,17 @@ type HTTPConnection struct {
 	key  unsafe.Pointer // registry key, the close callback's argument
 	life lifetime
 
-	// addr is the server's address, and hostHeader the value of the Host
-	// header that requests without one get, such as "[::1]:8080".
+	// dns is the resolver of a connection by host name, or nil.
+	dns *DNSBase
+	// host is the host name, or the IP literal in its canonical form.
+	host string
+	// addr is the server's address (the zero value for a host name), and
+	// hostHeader the value of the Host header that requests without one
+	// get, such as "[::1]:8080".
 	addr       netip.AddrPort
 	hostHeader string
+	// released is set once release has freed the C connection.
+	released atomic.Bool
 
 	// tls is set on a connection from NewHTTPSConnection.
 	tls httpConnectionTLS
@@ -53,6 +63,9 @@ type HTTPConnection struct {
 	onClose func(*HTTPConnection)
 	// pending are the requests that libevent may still call back for.
 	pending map[*HTTPCall]struct{}
+	// closeCause is the error of the requests that release fails, when it
+	// is not a plain Close.
+	closeCause error
 }
 
 // NewHTTPConnection creates a connection to the server at host and port on
@@ -60,15 +73,41 @@ type HTTPConnection struct {
 // such as "127.0.0.1", "::1" or "[::1]". The connection is made when the
 // first request is sent.
 //
-// NOTE: host names are rejected for now. libevent resolves them with
+// NOTE: host names are rejected, because libevent resolves them with
 // blocking getaddrinfo when it has no evdns_base, which would stall the
-// loop, so names wait for a constructor that takes a DNS resolver.
+// loop. Use [NewHTTPConnectionDNS] to connect by name.
 func NewHTTPConnection(base *Base, host string, port int) (*HTTPConnection, error) {
-	return createHTTPConnection("evhttp_connection_base_new", base, host, port,
-		func(address *C.char, port C.ev_uint16_t) (*C.struct_evhttp_connection, error) {
-			ptr, errno := C.evhttp_connection_base_new(base.ptr, nil, address, port)
+	return NewHTTPConnectionDNS(base, nil, host, port)
+}
+
+// NewHTTPConnectionDNS creates a connection to the server at host and port
+// on base that looks host up with the resolver dns
+// (evhttp_connection_base_new with an evdns_base). host is a host name such
+// as "www.example.test", or an IP literal, which needs no lookup and does
+// not use dns. With a nil dns it behaves as [NewHTTPConnection]. The name is
+// looked up, for IPv4 and IPv6 addresses, each time the connection
+// connects, and the connection uses the first address of the answer.
+//
+// A request that fails because the name does not resolve gets an error that
+// matches ErrConnectFailed and holds a *DNSError with libevent's
+// getaddrinfo code. libevent 2.1.12 reports a lookup that timed out as
+// EVUTIL_EAI_FAIL.
+//
+// NOTE: when more requests wait behind one whose lookup failed, libevent
+// starts the next lookup before it reports the failure, which clears the
+// DNS error; that request then fails with HTTPErrEOF only.
+//
+// The connection depends on dns: closing dns closes the connection too,
+// and its requests in flight fail with an error that matches both
+// ErrDNSShutdown and ErrClosed. dns and the connection must run on the same
+// base.
+func NewHTTPConnectionDNS(base *Base, dns *DNSBase, host string, port int) (*HTTPConnection, error) {
+	const op = "evhttp_connection_base_new"
+	return createHTTPConnection(op, base, dns, host, port,
+		func(address *C.char, port C.ev_uint16_t, dnsPtr *C.struct_evdns_base) (*C.struct_evhttp_connection, error) {
+			ptr, errno := C.evhttp_connection_base_new(base.ptr, dnsPtr, address, port)
 			if ptr == nil {
-				return nil, opError("evhttp_connection_base_new", errno)
+				return nil, opError(op, errno)
 			}
 			return ptr, nil
 		})
@@ -85,15 +124,32 @@ type httpConnectionTLS interface {
 }
 
 // createHTTPConnection checks host and port and creates the C connection with
-// create on the loop's goroutine.
-func createHTTPConnection(op string, base *Base, host string, port int,
-	create func(address *C.char, port C.ev_uint16_t) (*C.struct_evhttp_connection, error)) (*HTTPConnection, error) {
-	addr, err := parseIPLiteral(op, host)
+// create on the loop's goroutine. dns, which may be nil, looks host names
+// up; without it host must be an IP literal.
+func createHTTPConnection(op string, base *Base, dns *DNSBase, host string, port int,
+	create func(address *C.char, port C.ev_uint16_t, dns *C.struct_evdns_base) (*C.struct_evhttp_connection, error)) (*HTTPConnection, error) {
+	addr, name, err := parseHTTPHost(op, host, dns != nil)
 	if err != nil {
 		return nil, err
 	}
 	if port < 1 || port > 65535 {
 		return nil, invalidError(op, "port %d out of range [1, 65535]", port)
+	}
+	if name == "" {
+		// An IP literal needs no resolver, and then does not depend on it.
+		dns = nil
+	}
+	if dns != nil {
+		if dns.ptr == nil {
+			return nil, invalidError(op, "the DNSBase was not created by NewDNSBase")
+		}
+		if dns.base != base {
+			return nil, invalidError(op, "the DNSBase runs on another Base")
+		}
+		if err := dns.enter(op); err != nil {
+			return nil, err
+		}
+		defer dns.leave()
 	}
 	if err := base.enter(op); err != nil {
 		return nil, err
@@ -102,27 +158,70 @@ func createHTTPConnection(op string, base *Base, host string, port int,
 
 	c := &HTTPConnection{
 		base:    base,
-		addr:    netip.AddrPortFrom(addr, uint16(port)),
+		dns:     dns,
 		pending: make(map[*HTTPCall]struct{}),
 	}
-	c.hostHeader = c.addr.String()
-	cs := C.CString(addr.String())
+	target := name
+	if name == "" {
+		c.addr = netip.AddrPortFrom(addr, uint16(port))
+		c.host = addr.String()
+		c.hostHeader = c.addr.String()
+		target = c.host
+	} else {
+		c.host = name
+		c.hostHeader = net.JoinHostPort(name, strconv.Itoa(port))
+	}
+	cs := C.CString(target)
 	defer C.free(unsafe.Pointer(cs))
 
 	var createErr error
+	var dnsPtr *C.struct_evdns_base
+	if dns != nil {
+		dnsPtr = dns.ptr
+	}
 	if err := base.callOnLoop(func() {
-		c.ptr, createErr = create(cs, C.ev_uint16_t(port))
+		c.ptr, createErr = create(cs, C.ev_uint16_t(port), dnsPtr)
 	}); err != nil {
 		return nil, err
 	}
 	if c.ptr == nil {
 		return nil, createErr
 	}
+	if dns != nil && !dns.addHTTPConnection(c) {
+		// The resolver is shutting down; nothing has used the connection.
+		base.callOnLoop(func() { C.evhttp_connection_free(c.ptr) })
+		return nil, wrapError(op, ErrClosed)
+	}
 	c.key = handles.register(c)
 	base.callOnLoop(func() { C.golibevent_http_set_closecb(c.ptr, c.key) })
 	base.addChild(c)
 	return c, nil
 }
+
+// parseHTTPHost splits host into an IP literal or, when names are allowed,
+// a host name. Exactly one of the results is set on success.
+func parseHTTPHost(op, host string, namesAllowed bool) (netip.Addr, string, error) {
+	addr, err := parseIPLiteral(op, host)
+	if err == nil {
+		return addr, "", nil
+	}
+	if !namesAllowed || !errors.Is(err, errNotIPLiteral) {
+		return netip.Addr{}, "", err
+	}
+	if err := checkDNSName(op, host); err != nil {
+		return netip.Addr{}, "", err
+	}
+	for i := 0; i < len(host); i++ {
+		if ch := host[i]; ch <= ' ' || ch >= 0x7f || strings.IndexByte("/?#@\\\"", ch) >= 0 {
+			return netip.Addr{}, "", invalidError(op, "host name %q contains the byte %q", host, ch)
+		}
+	}
+	return netip.Addr{}, host, nil
+}
+
+// errNotIPLiteral marks a host that is neither an IP literal nor a
+// malformed one, which makes it a host name.
+var errNotIPLiteral = errors.New("host names need a DNS resolver: use NewHTTPConnectionDNS")
 
 // parseIPLiteral parses an IP address with or without the brackets of a
 // URI's host.
@@ -134,13 +233,26 @@ func parseIPLiteral(op, host string) (netip.Addr, error) {
 	}
 	addr, err := netip.ParseAddr(literal)
 	if err != nil || addr.Zone() != "" || (bracketed && !addr.Is6()) {
-		if err == nil || strings.ContainsAny(literal, ":[]") || net.ParseIP(literal) != nil {
+		if err == nil || strings.ContainsAny(literal, ":[]") || net.ParseIP(literal) != nil || looksNumeric(literal) {
 			return netip.Addr{}, invalidError(op, "invalid IP literal %q", host)
 		}
-		return netip.Addr{}, invalidError(op,
-			"host %q is not an IP literal; host names need a DNS resolver, which HTTPConnection does not take yet", host)
+		return netip.Addr{}, &Error{Op: op, Err: fmt.Errorf("%w: host %q is not an IP literal; %w", ErrInvalid, host, errNotIPLiteral)}
 	}
 	return addr.Unmap(), nil
+}
+
+// looksNumeric reports whether s has only digits and dots, like a malformed
+// IPv4 address such as "1.2.3", which getaddrinfo could read as an address.
+func looksNumeric(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if (s[i] < '0' || s[i] > '9') && s[i] != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *HTTPConnection) enter(op string) error {
@@ -185,25 +297,80 @@ func (c *HTTPConnection) freeWithBase() {
 	c.release()
 }
 
-// release frees the C connection. evhttp_connection_free frees the requests
-// still queued without calling their callbacks, so release fails them
-// itself with ErrClosed, on the loop's goroutine like other callbacks.
+// release frees the C connection, once. evhttp_connection_free frees the
+// requests still queued without calling their callbacks, so release fails
+// them itself with ErrClosed, or the cause that closeByResolver set, on the
+// loop's goroutine like other callbacks.
 func (c *HTTPConnection) release() {
+	if !c.released.CompareAndSwap(false, true) {
+		return
+	}
 	free := func() {
+		if c.dns != nil {
+			c.cancelLookup()
+		}
 		C.evhttp_connection_free(c.ptr)
 		c.mu.Lock()
 		pending := c.pending
 		c.pending = nil
+		cause := c.closeCause
 		c.mu.Unlock()
+		if cause == nil {
+			cause = ErrClosed
+		}
 		for call := range pending {
-			call.abandon(wrapError("evhttp_connection_free", ErrClosed))
+			call.abandon(wrapError("evhttp_connection_free", cause))
 		}
 	}
 	if c.base.callOnLoop(free) != nil {
 		free()
 	}
+	if c.dns != nil {
+		c.dns.removeHTTPConnection(c)
+	}
 	key := c.key
 	c.base.releaseAfterCallbacks(func() { handles.release(key) })
+}
+
+// cancelLookup cancels the lookup of the connection's host name, if one is
+// in flight. evhttp_connection_free frees the bufferevent without
+// cancelling it, and the lookup would then outlive the connection and keep
+// using the evdns_base. Setting no descriptor on a bufferevent cancels its
+// lookup; the bufferevent has no descriptor while it looks a name up, and
+// is not given one here otherwise.
+func (c *HTTPConnection) cancelLookup() {
+	bev := C.evhttp_connection_get_bufferevent(c.ptr)
+	if bev != nil && C.bufferevent_getfd(bev) < 0 {
+		C.bufferevent_setfd(bev, -1)
+	}
+}
+
+// closeByResolver closes the connection because its resolver is closing.
+// Its requests in flight fail with an error that says so. On the loop's
+// goroutine the free waits for a Post, as Close does from a callback,
+// because the resolver may be closed from one of the connection's own
+// callbacks.
+func (c *HTTPConnection) closeByResolver() {
+	c.mu.Lock()
+	if c.closeCause == nil {
+		c.closeCause = errResolverClosed
+	}
+	c.mu.Unlock()
+	c.Close()
+}
+
+// errResolverClosed fails the requests of a connection whose DNSBase was
+// closed, which closed the connection.
+var errResolverClosed error = &resolverClosedError{}
+
+type resolverClosedError struct{}
+
+func (*resolverClosedError) Error() string {
+	return "the connection's DNSBase was closed, which closed the connection"
+}
+
+func (*resolverClosedError) Unwrap() []error {
+	return []error{ErrDNSShutdown, ErrClosed}
 }
 
 // Close frees the connection (evhttp_connection_free), which closes its
@@ -253,9 +420,21 @@ func (c *HTTPConnection) Base() *Base {
 	return c.base
 }
 
-// Addr returns the server's address and port.
+// Addr returns the server's address and port, or the zero AddrPort for a
+// connection by host name.
 func (c *HTTPConnection) Addr() netip.AddrPort {
 	return c.addr
+}
+
+// Host returns the host name that the connection looks up, or the server's
+// IP address in its canonical form, such as "::1".
+func (c *HTTPConnection) Host() string {
+	return c.host
+}
+
+// DNSBase returns the resolver that looks the host name up, or nil.
+func (c *HTTPConnection) DNSBase() *DNSBase {
+	return c.dns
 }
 
 // SetTimeout sets how long connecting, writing a request and reading each
@@ -440,8 +619,8 @@ func (c *HTTPConnection) removePending(call *HTTPCall) {
 	c.mu.Unlock()
 }
 
-// String describes the connection by its server's address, such as
-// "HTTPConnection(127.0.0.1:8080)".
+// String describes the connection by its server's address or host name and
+// port, such as "HTTPConnection(127.0.0.1:8080)".
 func (c *HTTPConnection) String() string {
 	if c == nil {
 		return "<nil>"

@@ -141,8 +141,8 @@ func NewHTTPSConnection(base *Base, host string, port int, cfg *TLSConfig) (*HTT
 		name = C.CString(cfg.serverName)
 		defer C.free(unsafe.Pointer(name))
 	}
-	c, err := createHTTPConnection(op, base, host, port,
-		func(address *C.char, cport C.ev_uint16_t) (*C.struct_evhttp_connection, error) {
+	c, err := createHTTPConnection(op, base, nil, host, port,
+		func(address *C.char, cport C.ev_uint16_t, _ *C.struct_evdns_base) (*C.struct_evhttp_connection, error) {
 			var errs C.struct_golibevent_tls_errors
 			ptr, errno := C.golibevent_https_connection_new(base.ptr, ref.ctx, name, address,
 				C.ushort(cport), &errs)
