@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -176,46 +175,6 @@ func TestHTTPDCoresSpreadsConnections(t *testing.T) {
 			assert.Contains(t, log, bk.logged)
 			assert.Contains(t, log, "httpd: stopping signal=terminated")
 			assert.Contains(t, log, fmt.Sprintf("httpd: stopped requests_per_base=\"[%d %d]\"", counts[0], counts[1]))
-		})
-	}
-}
-
-func TestHTTPDCoresServesHTTPS(t *testing.T) {
-	const requests = 60
-	certFile, keyFile := writeSelfSigned(t, t.TempDir())
-	pem, err := os.ReadFile(certFile)
-	require.NoError(t, err)
-	roots := x509.NewCertPool()
-	require.True(t, roots.AppendCertsFromPEM(pem))
-
-	for _, bk := range backendEnvs {
-		t.Run(bk.name, func(t *testing.T) {
-			p := startHTTPD(t, bk.env, "-cores", "2", "-tls-cert", certFile, "-tls-key", keyFile)
-			client := newConnectionClient(&tls.Config{RootCAs: roots})
-			base := "https://" + p.addr
-
-			assert.Equal(t, requests, getMany(t, client, base+"/hello", requests))
-			counts := fetchStats(t, client, base+"/stats")
-			require.Len(t, counts, 2)
-			assert.Equal(t, int64(requests+1), counts[0]+counts[1], "counts %v", counts)
-			assert.Positive(t, counts[0], "base 0 served none; counts %v", counts)
-			assert.Positive(t, counts[1], "base 1 served none; counts %v", counts)
-
-			// Plain HTTP on the HTTPS port gets no HTTP reply from
-			// either base.
-			plain := newConnectionClient(nil)
-			for range 4 {
-				resp, err := plain.Get("http://" + p.addr + "/hello")
-				if err == nil {
-					resp.Body.Close()
-				}
-				assert.Error(t, err, "plain HTTP was answered")
-			}
-
-			log := p.stop(t, syscall.SIGINT)
-			assert.Contains(t, log, "scheme=https")
-			assert.Contains(t, log, "httpd: stopping signal=interrupt")
-			assert.Contains(t, log, "httpd: stopped")
 		})
 	}
 }
