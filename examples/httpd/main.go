@@ -114,7 +114,7 @@ func run(cfg config) error {
 	bases := group.Bases()
 
 	// SIGINT and SIGTERM arrive as signal events on the first base. The
-	// callback cancels ctx, which stops every loop; run then closes the
+	// callback cancels ctx, which stops every loop, and run then closes the
 	// servers and the bases.
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		ev, err := bases[0].NewSignalEvent(sig, 0, func(*libevent.Event, libevent.EventFlags) {
