@@ -29,8 +29,7 @@ func TestHTTPDServesDirectory(t *testing.T) {
 			b, err := libevent.NewBase(&libevent.Config{Method: method, Flags: libevent.IgnoreEnv})
 			require.NoError(t, err)
 			defer b.Close()
-			srv, err := newServer(b, root)
-			require.NoError(t, err)
+			srv := newTestServer(t, b, root)
 			defer srv.Close()
 			addr, err := srv.Bind("127.0.0.1:0")
 			require.NoError(t, err)
@@ -91,4 +90,16 @@ func TestHTTPDServesDirectory(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newTestServer returns the server of a one-base httpd on b for root,
+// which is closed when the test ends.
+func newTestServer(t *testing.T, b *libevent.Base, root string) *libevent.HTTPServer {
+	t.Helper()
+	pages, err := newSite(root, 1)
+	require.NoError(t, err)
+	srv, err := pages.newServer(b, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	return srv
 }

@@ -4,13 +4,19 @@ package main
 
 import libevent "github.com/golibevent/libevent"
 
-// serveTLS makes srv serve HTTPS with the certificate and key files.
-func serveTLS(srv *libevent.HTTPServer, certFile, keyFile string) error {
+// serveTLS makes every server serve HTTPS with the certificate and key
+// files, which are read once.
+func serveTLS(servers []*libevent.HTTPServer, certFile, keyFile string) error {
 	cfg, err := libevent.NewTLSServerConfig(libevent.TLSOptions{CertificateFile: certFile, KeyFile: keyFile})
 	if err != nil {
 		return err
 	}
-	// The server keeps its own reference to the context.
+	// Each server keeps its own reference to the context.
 	defer cfg.Close()
-	return srv.SetTLS(cfg)
+	for _, srv := range servers {
+		if err := srv.SetTLS(cfg); err != nil {
+			return err
+		}
+	}
+	return nil
 }

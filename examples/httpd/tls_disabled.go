@@ -9,6 +9,6 @@ import (
 )
 
 // serveTLS fails, because the libevent_no_openssl build has no TLS.
-func serveTLS(*libevent.HTTPServer, string, string) error {
+func serveTLS([]*libevent.HTTPServer, string, string) error {
 	return errors.New("-tls-cert needs a build with OpenSSL; rebuild without the libevent_no_openssl tag")
 }

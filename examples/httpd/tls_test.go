@@ -61,10 +61,9 @@ func TestHTTPDServesHTTPS(t *testing.T) {
 			b, err := libevent.NewBase(&libevent.Config{Method: method, Flags: libevent.IgnoreEnv})
 			require.NoError(t, err)
 			defer b.Close()
-			srv, err := newServer(b, t.TempDir())
-			require.NoError(t, err)
+			srv := newTestServer(t, b, t.TempDir())
 			defer srv.Close()
-			require.NoError(t, serveTLS(srv, certFile, keyFile))
+			require.NoError(t, serveTLS([]*libevent.HTTPServer{srv}, certFile, keyFile))
 			addr, err := srv.Bind("127.0.0.1:0")
 			require.NoError(t, err)
 			ctx, cancel := context.WithCancel(context.Background())
@@ -86,9 +85,11 @@ func TestHTTPDServesHTTPS(t *testing.T) {
 }
 
 func TestHTTPDTLSFlagsNeedEachOther(t *testing.T) {
-	err := run("127.0.0.1:0", t.TempDir(), time.Millisecond, "cert.pem", "")
+	cfg := config{listen: "127.0.0.1:0", root: t.TempDir(), runFor: time.Millisecond, cores: 1, tlsCert: "cert.pem"}
+	err := run(cfg)
 	assert.ErrorContains(t, err, "-tls-cert and -tls-key must be given together")
-	err = run("127.0.0.1:0", t.TempDir(), time.Millisecond, "", "key.pem")
+	cfg.tlsCert, cfg.tlsKey = "", "key.pem"
+	err = run(cfg)
 	assert.ErrorContains(t, err, "-tls-cert and -tls-key must be given together")
 }
 
@@ -96,9 +97,8 @@ func TestHTTPDTLSMissingFile(t *testing.T) {
 	b, err := libevent.NewBase(nil)
 	require.NoError(t, err)
 	defer b.Close()
-	srv, err := newServer(b, t.TempDir())
-	require.NoError(t, err)
+	srv := newTestServer(t, b, t.TempDir())
 	defer srv.Close()
 	missing := filepath.Join(t.TempDir(), "missing.pem")
-	assert.ErrorIs(t, serveTLS(srv, missing, missing), os.ErrNotExist)
+	assert.ErrorIs(t, serveTLS([]*libevent.HTTPServer{srv}, missing, missing), os.ErrNotExist)
 }
