@@ -324,6 +324,10 @@ static void golibevent_bev_read_cb(struct bufferevent *bev, void *arg)
 
 	golibevent_callbacks_run++;
 	goBufferEventReadCallback(st->key);
+	/* NOTE: on a base from WrapBase whose loop C code runs, a Close inside
+	 * this callback frees st at once, because releaseAfterCallbacks only
+	 * defers while a Go loop runs, so the reads of st below are then use
+	 * after free. */
 	/* libevent 2.1 schedules the read callback again at once while reading
 	 * is enabled and the input is at or above the high watermark, which
 	 * spins when the callback leaves the data for later. Disabling reading
