@@ -162,6 +162,9 @@ type bufferEventLinks struct {
 	owns    *BufferEvent    // the bufferevent this filter closes
 	tls     tlsReference    // set for an OpenSSL bufferevent
 	dnsHost string          // the host of the last ConnectHostname
+	// foreign is set for a bufferevent from WrapBufferEvent, which C code
+	// owns.
+	foreign *foreignBufferEvent
 }
 
 // tlsReference is the package's own reference to the SSL object of an
@@ -342,12 +345,17 @@ func (bev *BufferEvent) release() {
 	bev.leaveLimits()
 	bev.mu.Lock()
 	input, output, tls := bev.linked().input, bev.linked().output, bev.linked().tls
+	foreign := bev.linked().foreign
 	bev.mu.Unlock()
 	if input != nil {
 		input.detach()
 	}
 	if output != nil {
 		output.detach()
+	}
+	if foreign != nil {
+		bev.releaseForeign(foreign)
+		return
 	}
 	st, key := bev.st, bev.key
 	if owner != nil {

@@ -80,6 +80,9 @@ func (b *Base) NewBufferEventFilter(underlying *BufferEvent, input, output Filte
 	if underlying.base != b {
 		return nil, invalidError(op, "the underlying bufferevent belongs to another base")
 	}
+	if options&BEVOptCloseOnFree != 0 && underlying.isForeign() {
+		return nil, invalidError(op, "BEVOptCloseOnFree over a bufferevent that C code owns (from WrapBufferEvent)")
+	}
 	if err := b.enter(op); err != nil {
 		return nil, err
 	}

@@ -324,6 +324,10 @@ static void golibevent_bev_read_cb(struct bufferevent *bev, void *arg)
 
 	golibevent_callbacks_run++;
 	goBufferEventReadCallback(st->key);
+	/* NOTE: on a base from WrapBase whose loop C code runs, a Close inside
+	 * this callback frees st at once, because releaseAfterCallbacks only
+	 * defers while a Go loop runs, so the reads of st below are then use
+	 * after free. */
 	/* libevent 2.1 schedules the read callback again at once while reading
 	 * is enabled and the input is at or above the high watermark, which
 	 * spins when the callback leaves the data for later. Disabling reading
@@ -1127,4 +1131,45 @@ int golibevent_dns_respond(struct evdns_server_request *req,
 	if (set_flags)
 		evdns_server_request_set_flags(req, flags);
 	return evdns_server_request_respond(req, rcode);
+}
+
+/* ---- wrapped bufferevents ---- */
+
+int golibevent_bev_wrap_check(struct bufferevent *bev,
+    struct golibevent_bev_callbacks *saved)
+{
+	int ours;
+	bufferevent_lock(bev);
+	bufferevent_getcb(bev, &saved->read, &saved->write, &saved->event,
+	    &saved->arg);
+	bufferevent_unlock(bev);
+	/* OpenSSL bufferevents use their own event shim, but a BufferEvent
+	 * with only that one set is found by the Go side's own check. */
+	ours = saved->read == golibevent_bev_read_cb ||
+	    saved->write == golibevent_bev_write_cb ||
+	    saved->event == golibevent_bev_event_cb;
+	return ours;
+}
+
+void golibevent_bev_unwrap(struct golibevent_bev *st,
+    const struct golibevent_bev_callbacks *saved)
+{
+	bufferevent_data_cb read, write;
+	bufferevent_event_cb event;
+	void *arg;
+
+	golibevent_bev_detach_state(st);
+	bufferevent_lock(st->bev);
+	/* Callbacks that C code set after the wrap stay; the argument tells
+	 * whether the installed ones are the package's. */
+	bufferevent_getcb(st->bev, &read, &write, &event, &arg);
+	if (arg == st)
+		bufferevent_setcb(st->bev, saved->read, saved->write,
+		    saved->event, saved->arg);
+	if (st->paused) {
+		st->paused = 0;
+		bufferevent_enable(st->bev, EV_READ);
+	}
+	bufferevent_unlock(st->bev);
+	st->bev = NULL;
 }

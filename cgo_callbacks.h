@@ -295,4 +295,27 @@ int golibevent_dns_respond(struct evdns_server_request *req,
  * header (12 bytes): libevent 2.1.12's server dereferences NULL on them. */
 int golibevent_dns_attach_min_length_filter(int fd);
 
+/* ---- wrapped bufferevents ---- */
+
+/* A bufferevent's read, write and event callbacks and their argument, as
+ * bufferevent_getcb reports them. */
+struct golibevent_bev_callbacks {
+	bufferevent_data_cb read;
+	bufferevent_data_cb write;
+	bufferevent_event_cb event;
+	void *arg;
+};
+
+/* Stores bev's callbacks in saved. Returns 1 when one of them is a shim of
+ * this package, which means that a BufferEvent already has bev, and 0
+ * otherwise. */
+int golibevent_bev_wrap_check(struct bufferevent *bev,
+    struct golibevent_bev_callbacks *saved);
+/* Hands a wrapped bufferevent back to C code: removes the package's
+ * evbuffer callbacks, puts the saved callbacks back if the package's shims
+ * are installed, and enables reading again if the watermark pause had
+ * stopped it. The state is freed later with golibevent_bev_state_free. */
+void golibevent_bev_unwrap(struct golibevent_bev *st,
+    const struct golibevent_bev_callbacks *saved);
+
 #endif

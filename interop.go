@@ -110,9 +110,10 @@ func WrapBuffer(ptr unsafe.Pointer) (*Buffer, error) {
 
 // C returns the bufferevent's struct bufferevent *, or nil after Close, for
 // C code that calls libevent's bufferevent functions on it. The package
-// installed its own read, write and event callbacks and an evbuffer callback
-// on each of the buffers, so C code must not replace them or free the
-// bufferevent.
+// installs its own read, write and event callbacks and evbuffer callbacks
+// on the buffers, so C code must not replace them, and must not free a
+// bufferevent that the package created. A bufferevent from
+// [WrapBufferEvent] stays C's to free after the wrapper's Close.
 func (bev *BufferEvent) C() unsafe.Pointer {
 	if bev == nil || bev.st == nil || bev.life.isClosed() {
 		return nil
