@@ -323,11 +323,16 @@ static void golibevent_bev_read_cb(struct bufferevent *bev, void *arg)
 	size_t low, high;
 
 	golibevent_callbacks_run++;
+	__atomic_store_n(&st->in_read_cb, 1, __ATOMIC_SEQ_CST);
 	goBufferEventReadCallback(st->key);
-	/* NOTE: on a base from WrapBase whose loop C code runs, a Close inside
-	 * this callback frees st at once, because releaseAfterCallbacks only
-	 * defers while a Go loop runs, so the reads of st below are then use
-	 * after free. */
+	__atomic_store_n(&st->in_read_cb, 0, __ATOMIC_SEQ_CST);
+	/* On a base whose loop C code runs, the Go side frees the state at once
+	 * when the callback closes the bufferevent, and the free waits for this
+	 * shim instead. */
+	if (__atomic_load_n(&st->free_pending, __ATOMIC_SEQ_CST)) {
+		free(st);
+		return;
+	}
 	/* libevent 2.1 schedules the read callback again at once while reading
 	 * is enabled and the input is at or above the high watermark, which
 	 * spins when the callback leaves the data for later. Disabling reading
@@ -498,6 +503,14 @@ void golibevent_bev_free(struct golibevent_bev *st)
 
 void golibevent_bev_state_free(struct golibevent_bev *st)
 {
+	/* NOTE: the check and the read shim's own are not one atomic step, so
+	 * a free from another thread at the moment the read callback returns
+	 * could still race. The package frees from the loop's thread, or after
+	 * the loop's callbacks, so this does not arise from Go. */
+	if (__atomic_load_n(&st->in_read_cb, __ATOMIC_SEQ_CST)) {
+		__atomic_store_n(&st->free_pending, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
 	free(st);
 }
 

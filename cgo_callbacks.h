@@ -118,6 +118,11 @@ struct golibevent_bev {
 	 * default, or NULL. OpenSSL bufferevents use one that reads their
 	 * OpenSSL errors before Go code runs. */
 	bufferevent_event_cb event_shim;
+	/* 1 while golibevent_bev_read_cb runs, which reads the state after the
+	 * Go callback; golibevent_bev_state_free then leaves the free to it
+	 * by setting free_pending. Accessed atomically. */
+	int in_read_cb;
+	int free_pending;
 };
 
 struct golibevent_bev *golibevent_bev_new(struct event_base *base,

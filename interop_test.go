@@ -283,3 +283,47 @@ func TestSIGPIPEOnCThread(t *testing.T) {
 		assert.False(t, strings.Contains(out, "survived"))
 	})
 }
+
+// TestCloseInReadCallbackOnCThread closes a bufferevent from its own read
+// callback on a base that a C thread runs. With no Go loop to wait for, the
+// package frees its C state at once, and the read shim, which reads that
+// state after the callback for the high watermark, must free it instead.
+// Run with -asan to see a use after free.
+func TestCloseInReadCallbackOnCThread(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		ptr := newCBase(t, bk)
+		b, err := WrapBase(ptr)
+		require.NoError(t, err)
+		local, peer := newSocketPair(t)
+		bev, err := b.NewBufferEvent(local, BEVOptCloseOnFree)
+		require.NoError(t, err)
+		// A high watermark installs the input callback that the shim
+		// checks after the read callback returns.
+		require.NoError(t, bev.SetWatermark(EvRead, 0, 1<<20))
+		var calls atomic.Int64
+		closed := make(chan error, 1)
+		require.NoError(t, bev.SetCallbacks(func(bev *BufferEvent) {
+			if calls.Add(1) == 1 {
+				closed <- bev.Close()
+			}
+		}, nil, nil))
+		require.NoError(t, bev.Enable(EvRead))
+
+		loop, err := cthread.Start(ptr, true)
+		require.NoError(t, err)
+		writeByte(t, peer)
+		select {
+		case err := <-closed:
+			assert.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the read callback did not run")
+		}
+		// The socket closed with the bufferevent, so the peer sees EOF.
+		n, err := syscall.Read(peer, make([]byte, 1))
+		assert.NoError(t, err)
+		assert.Zero(t, n, "the peer should read EOF")
+		assert.Zero(t, loop.Stop())
+		assert.Equal(t, int64(1), calls.Load())
+		require.NoError(t, b.Close())
+	})
+}
