@@ -62,7 +62,7 @@ func main() {
 	if err != nil {
 		echoutil.Fail(program, err)
 	}
-	// served counts the replies; the adapter's handlers run on goroutines
+	// served counts the replies. The adapter's handlers run on goroutines
 	// of their own, so the count is atomic in both modes.
 	var served atomic.Uint64
 	if *stats {
