@@ -123,6 +123,7 @@ func (s *HTTPServer) HTTPHandlerFunc(h http.Handler) HandlerFunc {
 		}
 		ctx, cancel := context.WithCancel(s.closed)
 		go serveHTTPHandler(h, r, req.WithContext(ctx), cancel)
+		s.base.yieldRequested.Store(true)
 	}
 }
 
