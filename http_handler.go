@@ -69,7 +69,7 @@ func (s *HTTPServer) HandleHTTPDefault(h http.Handler) error {
 // On the loop goroutine, the adapter copies the request into an
 // *http.Request: method, URL, RequestURI, Proto, Header, Host, RemoteAddr,
 // Close, ContentLength and the whole body, which libevent has already read.
-// It then calls h.ServeHTTP on a new goroutine, so h may block. The
+// It then calls h.ServeHTTP on another goroutine, so h may block. The
 // request's context is cancelled when h returns or when s (or its Base) is
 // closed.
 //
@@ -113,6 +113,7 @@ func (s *HTTPServer) HandleHTTPDefault(h http.Handler) error {
 //     SetTimeout applies instead.
 //   - The context has no http.ServerContextKey or LocalAddrContextKey.
 func (s *HTTPServer) HTTPHandlerFunc(h http.Handler) HandlerFunc {
+	workers := &handlerWorkers{handler: h, jobs: make(chan handlerJob), stop: s.closed.Done()}
 	return func(r *HTTPRequest) {
 		req, err := newHTTPRequest(r)
 		if err != nil {
@@ -122,8 +123,63 @@ func (s *HTTPServer) HTTPHandlerFunc(h http.Handler) HandlerFunc {
 			return
 		}
 		ctx, cancel := context.WithCancel(s.closed)
-		go serveHTTPHandler(h, r, req.WithContext(ctx), cancel)
+		workers.start(handlerJob{r: r, req: req.WithContext(ctx), cancel: cancel})
 		s.base.yieldRequested.Store(true)
+	}
+}
+
+// handlerWorkerIdle is how long a goroutine of the adapter waits for the
+// next request before it exits.
+const handlerWorkerIdle = time.Second
+
+// handlerJob is one request for the adapter's handler.
+type handlerJob struct {
+	r      *HTTPRequest
+	req    *http.Request
+	cancel context.CancelFunc
+}
+
+// handlerWorkers runs the handler of one HTTPHandlerFunc on goroutines
+// that serve one request after another. Reusing them saves each request
+// starting a goroutine and growing its stack, which cost more than the
+// handler in a hello-world benchmark. A goroutine exits after
+// handlerWorkerIdle without a request, or when the server is closed.
+type handlerWorkers struct {
+	handler http.Handler
+	// jobs hands a request to an idle goroutine. It has no buffer, so a
+	// send succeeds only when a goroutine is waiting.
+	jobs chan handlerJob
+	stop <-chan struct{}
+}
+
+// start serves job on an idle goroutine, or on a new one if none is idle.
+func (w *handlerWorkers) start(job handlerJob) {
+	select {
+	case w.jobs <- job:
+	default:
+		go w.run(job)
+	}
+}
+
+// run serves job and then the requests that start hands it.
+func (w *handlerWorkers) run(job handlerJob) {
+	var idle *time.Timer
+	for {
+		serveHTTPHandler(w.handler, job.r, job.req, job.cancel)
+		job = handlerJob{}
+		if idle == nil {
+			idle = time.NewTimer(handlerWorkerIdle)
+		} else {
+			idle.Reset(handlerWorkerIdle)
+		}
+		select {
+		case job = <-w.jobs:
+		case <-idle.C:
+			return
+		case <-w.stop:
+			idle.Stop()
+			return
+		}
 	}
 }
 
