@@ -179,14 +179,23 @@ func (w *responseWriter) fail(err error) error {
 	return w.err
 }
 
-// reasonPhrase returns Go's reason phrase for code as a NUL-terminated
-// string, or nil to let libevent choose one.
-func reasonPhrase(code int) []byte {
-	text := http.StatusText(code)
-	if text == "" {
-		return nil
+// reasonPhrases holds the NUL-terminated reason phrase of each status code
+// from 100 to 999 that Go knows, made once so that replies do not allocate
+// them.
+var reasonPhrases = func() map[int][]byte {
+	phrases := make(map[int][]byte)
+	for code := 100; code <= 999; code++ {
+		if text := http.StatusText(code); text != "" {
+			phrases[code] = append([]byte(text), 0)
+		}
 	}
-	return append([]byte(text), 0)
+	return phrases
+}()
+
+// reasonPhrase returns Go's reason phrase for code as a NUL-terminated
+// string, or nil to let libevent choose one. The caller must not change it.
+func reasonPhrase(code int) []byte {
+	return reasonPhrases[code]
 }
 
 // cBytes returns a C view of b for the length of one cgo call, or nil for
@@ -203,7 +212,15 @@ func cBytes(b []byte) unsafe.Pointer {
 // handler set none; contentLength, when not negative, replaces the
 // Content-Length header.
 func (w *responseWriter) headerBlock(sniff []byte, contentLength int64) []byte {
-	var block []byte
+	// Room for the headers as they are and the two that may be added,
+	// so that the block is allocated once.
+	size := 64
+	for name, values := range w.sent {
+		for _, v := range values {
+			size += len(name) + len(v) + 2
+		}
+	}
+	block := make([]byte, 0, size)
 	add := func(name, value string) {
 		block = append(block, name...)
 		block = append(block, 0)
