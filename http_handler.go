@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -114,8 +115,21 @@ func (s *HTTPServer) HandleHTTPDefault(h http.Handler) error {
 //   - The context has no http.ServerContextKey or LocalAddrContextKey.
 func (s *HTTPServer) HTTPHandlerFunc(h http.Handler) HandlerFunc {
 	workers := &handlerWorkers{handler: h, jobs: make(chan handlerJob), stop: s.closed.Done()}
+	// The request callbacks of a server run one at a time on its loop
+	// goroutine, so they can share one buffer for the headers; each
+	// header becomes a string of its own, which copies it out. A caller
+	// may give the HandlerFunc to servers on other bases too, whose
+	// callbacks then get a buffer of their own while this one is in use.
+	var scratchMu sync.Mutex
+	scratch := make([]byte, headerScratchSize)
 	return func(r *HTTPRequest) {
-		req, err := newHTTPRequest(r)
+		buf := scratch
+		if scratchMu.TryLock() {
+			defer scratchMu.Unlock()
+		} else {
+			buf = make([]byte, headerScratchSize)
+		}
+		req, err := newHTTPRequest(r, buf)
 		if err != nil {
 			currentLogger().Debug("libevent: rejected an HTTP request for the http.Handler adapter",
 				slog.String("error", err.Error()))
@@ -183,9 +197,15 @@ func (w *handlerWorkers) run(job handlerJob) {
 	}
 }
 
+// headerScratchSize is the size of the buffer into which the adapter copies
+// a request's headers, which avoids a malloc and a free in C when they fit.
+// Headers from curl or a browser take a few hundred bytes.
+const headerScratchSize = 4 << 10
+
 // newHTTPRequest copies r into an *http.Request. It runs on the loop
-// goroutine, in the request callback.
-func newHTTPRequest(r *HTTPRequest) (*http.Request, error) {
+// goroutine, in the request callback. scratch is a buffer of
+// headerScratchSize bytes that it may overwrite.
+func newHTTPRequest(r *HTTPRequest, scratch []byte) (*http.Request, error) {
 	const op = "http.Handler adapter"
 	var info C.struct_golibevent_http_request_info
 	var uri string
@@ -199,11 +219,14 @@ func newHTTPRequest(r *HTTPRequest) (*http.Request, error) {
 		if req == nil {
 			return wrapError(op, r.gone)
 		}
-		if C.golibevent_http_request_info(req, &info) != 0 {
+		if C.golibevent_http_request_info(req, &info, (*C.char)(unsafe.Pointer(&scratch[0])), C.size_t(len(scratch))) != 0 {
 			return opError(op, nil)
 		}
 		uri = goStringOrEmpty(info.uri)
-		if info.headers != nil {
+		switch {
+		case info.headers_in_buf != 0:
+			headerBlock = scratch[:info.headers_len]
+		case info.headers != nil:
 			headerBlock = C.GoBytes(unsafe.Pointer(info.headers), C.int(info.headers_len))
 			C.free(unsafe.Pointer(info.headers))
 		}

@@ -615,3 +615,30 @@ func TestHTTPHandlerBlockedHandlersOverlap(t *testing.T) {
 		}
 	})
 }
+
+// Headers that fit the adapter's scratch buffer and headers that do not
+// both reach the handler whole.
+func TestHTTPHandlerHeaderSizes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleHTTP("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, r.Header.Get("X-Big")+"|"+r.Header.Get("X-Small"))
+			})))
+		})
+		c := noKeepAliveClient()
+		for _, size := range []int{10, headerScratchSize / 2, headerScratchSize, 3 * headerScratchSize} {
+			big := strings.Repeat("v", size)
+			req, err := http.NewRequest("GET", hs.url+"/", nil)
+			require.NoError(t, err)
+			req.Header.Set("X-Big", big)
+			req.Header.Set("X-Small", "small")
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "header of %d bytes", size)
+			assert.Equal(t, big+"|small", string(body), "header of %d bytes", size)
+		}
+	})
+}

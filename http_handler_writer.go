@@ -414,18 +414,17 @@ func (w *responseWriter) finish() {
 			return
 		}
 		req := r.ptr
-		if C.golibevent_http_add_output_headers(req, (*C.char)(cBytes(block)), C.size_t(len(block))) != 0 {
+		result := C.golibevent_http_send_reply_with_headers(req, C.int(w.status), (*C.char)(cBytes(reason)),
+			(*C.char)(cBytes(block)), C.size_t(len(block)), cBytes(body), C.size_t(len(body)))
+		if result != 0 {
 			C.golibevent_http_abort_request(req)
 			r.state = replyDone
 			r.finish(ErrClosed)
-			w.logReplyError(invalidError(op, "libevent rejected a reply header"))
-			return
-		}
-		if C.golibevent_http_send_reply(req, C.int(w.status), (*C.char)(cBytes(reason)), cBytes(body), C.size_t(len(body))) != 0 {
-			C.golibevent_http_abort_request(req)
-			r.state = replyDone
-			r.finish(ErrClosed)
-			w.logReplyError(opError(op, nil))
+			if result == -1 {
+				w.logReplyError(invalidError(op, "libevent rejected a reply header"))
+			} else {
+				w.logReplyError(opError(op, nil))
+			}
 			return
 		}
 		r.state = replyDone
