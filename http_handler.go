@@ -116,7 +116,7 @@ func (s *HTTPServer) HandleHTTPDefault(h http.Handler) error {
 func (s *HTTPServer) HTTPHandlerFunc(h http.Handler) HandlerFunc {
 	workers := &handlerWorkers{handler: h, jobs: make(chan handlerJob), stop: s.closed.Done()}
 	// The request callbacks of a server run one at a time on its loop
-	// goroutine, so they can share one buffer for the headers; each
+	// goroutine, so they can share one buffer for the headers. Each
 	// header becomes a string of its own, which copies it out. A caller
 	// may give the HandlerFunc to servers on other bases too, whose
 	// callbacks then get a buffer of their own while this one is in use.
