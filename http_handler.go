@@ -138,7 +138,7 @@ func (s *HTTPServer) HTTPHandlerFunc(h http.Handler) HandlerFunc {
 		}
 		ctx, cancel := context.WithCancel(s.closed)
 		workers.start(handlerJob{r: r, req: req.WithContext(ctx), cancel: cancel})
-		s.base.yieldRequested.Store(true)
+		r.base.yieldRequested.Store(true)
 	}
 }
 
