@@ -87,6 +87,11 @@ type Base struct {
 
 	npriorities atomic.Int32
 
+	// yieldRequested asks iterate to let other goroutines run after the
+	// current loop pass, such as the handlers that the http.Handler
+	// adapter started.
+	yieldRequested atomic.Bool
+
 	mu       sync.Mutex
 	children map[child]struct{}
 	// loopStopped is closed when the current or last loop run ends.
@@ -439,6 +444,14 @@ func (b *Base) loop(op string, flags C.int, runID uint64) error {
 // server pinned to one). runtime.Gosched between iterations, at most once a
 // millisecond, resets that clock.
 //
+// A callback that starts goroutines which soon call back into the base, as
+// the http.Handler adapter does, sets yieldRequested, and the loop then
+// yields right after the pass. With GOMAXPROCS=1 those goroutines would
+// otherwise wait until the scheduler takes the processor from the loop's
+// cgo call, and then run on another thread, whose Post has to wake the
+// loop. Run here, between two passes, they reach the loop without a
+// wake-up.
+//
 // event_base_loop clears a pending break when it starts, so a LoopBreak that
 // lands between two iterations is kept in breakRequested instead.
 func (b *Base) iterate(flags C.int) (C.int, error) {
@@ -454,7 +467,11 @@ func (b *Base) iterate(flags C.int) (C.int, error) {
 			b.stoppedByBreak = true
 			return 0, nil
 		}
-		if now := time.Now(); now.Sub(lastYield) >= time.Millisecond {
+		if b.yieldRequested.Load() {
+			b.yieldRequested.Store(false)
+			runtime.Gosched()
+			lastYield = time.Now()
+		} else if now := time.Now(); now.Sub(lastYield) >= time.Millisecond {
 			runtime.Gosched()
 			lastYield = now
 		}

@@ -142,6 +142,13 @@ void golibevent_http_send_reply_end(struct evhttp_request *req)
 		evhttp_send_reply_end(req);
 }
 
+/* Every request that reaches a Go handler gets this completion callback,
+ * whose key is NULL until OnComplete asks for one. It calls Go even then:
+ * each call into Go shows the Go scheduler that the loop's thread is not
+ * blocked in C. A loop pass that writes many replies in C alone lasts long
+ * enough for the scheduler to hand the loop's processor to another thread,
+ * which with GOMAXPROCS=1 costs more than the empty call (measured with
+ * bench/cmd/http-pkg). */
 static void golibevent_http_complete_cb(struct evhttp_request *req, void *key)
 {
 	golibevent_note_callback();
@@ -174,6 +181,11 @@ int golibevent_http_request_peer(struct evhttp_request *req, char *host,
 static void golibevent_http_request_cb(struct evhttp_request *req, void *key)
 {
 	golibevent_note_callback();
+	/* Done here rather than from Go to save a cgo call per request. A
+	 * callback that C code set first is left alone. */
+	if (req->on_complete_cb == NULL)
+		evhttp_request_set_on_complete_cb(req, golibevent_http_complete_cb,
+		    NULL);
 	goHTTPRequestCallback(req, key);
 }
 

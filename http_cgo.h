@@ -51,7 +51,8 @@ void golibevent_http_send_reply_end(struct evhttp_request *req);
 int golibevent_http_send_chunk(struct evhttp_request *req, const void *data,
     size_t len, void *key);
 
-/* Installs the package's completion callback with key as its argument. */
+/* Installs the package's completion callback with key as its argument.
+ * The request callback installs it with NULL, which calls no Go code. */
 void golibevent_http_set_on_complete(struct evhttp_request *req, void *key);
 
 /* Copies the peer's address of the request's connection into host, which

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -69,7 +70,7 @@ func (s *HTTPServer) HandleHTTPDefault(h http.Handler) error {
 // On the loop goroutine, the adapter copies the request into an
 // *http.Request: method, URL, RequestURI, Proto, Header, Host, RemoteAddr,
 // Close, ContentLength and the whole body, which libevent has already read.
-// It then calls h.ServeHTTP on a new goroutine, so h may block. The
+// It then calls h.ServeHTTP on another goroutine, so h may block. The
 // request's context is cancelled when h returns or when s (or its Base) is
 // closed.
 //
@@ -113,8 +114,22 @@ func (s *HTTPServer) HandleHTTPDefault(h http.Handler) error {
 //     SetTimeout applies instead.
 //   - The context has no http.ServerContextKey or LocalAddrContextKey.
 func (s *HTTPServer) HTTPHandlerFunc(h http.Handler) HandlerFunc {
+	workers := &handlerWorkers{handler: h, jobs: make(chan handlerJob), stop: s.closed.Done()}
+	// The request callbacks of a server run one at a time on its loop
+	// goroutine, so they can share one buffer for the headers. Each
+	// header becomes a string of its own, which copies it out. A caller
+	// may give the HandlerFunc to servers on other bases too, whose
+	// callbacks then get a buffer of their own while this one is in use.
+	var scratchMu sync.Mutex
+	scratch := make([]byte, headerScratchSize)
 	return func(r *HTTPRequest) {
-		req, err := newHTTPRequest(r)
+		buf := scratch
+		if scratchMu.TryLock() {
+			defer scratchMu.Unlock()
+		} else {
+			buf = make([]byte, headerScratchSize)
+		}
+		req, err := newHTTPRequest(r, buf)
 		if err != nil {
 			currentLogger().Debug("libevent: rejected an HTTP request for the http.Handler adapter",
 				slog.String("error", err.Error()))
@@ -122,13 +137,75 @@ func (s *HTTPServer) HTTPHandlerFunc(h http.Handler) HandlerFunc {
 			return
 		}
 		ctx, cancel := context.WithCancel(s.closed)
-		go serveHTTPHandler(h, r, req.WithContext(ctx), cancel)
+		workers.start(handlerJob{r: r, req: req.WithContext(ctx), cancel: cancel})
+		r.base.yieldRequested.Store(true)
 	}
 }
 
+// handlerWorkerIdle is how long a goroutine of the adapter waits for the
+// next request before it exits.
+const handlerWorkerIdle = time.Second
+
+// handlerJob is one request for the adapter's handler.
+type handlerJob struct {
+	r      *HTTPRequest
+	req    *http.Request
+	cancel context.CancelFunc
+}
+
+// handlerWorkers runs the handler of one HTTPHandlerFunc on goroutines
+// that serve one request after another. Reusing them saves each request
+// starting a goroutine and growing its stack, which cost more than the
+// handler in a hello-world benchmark. A goroutine exits after
+// handlerWorkerIdle without a request, or when the server is closed.
+type handlerWorkers struct {
+	handler http.Handler
+	// jobs hands a request to an idle goroutine. It has no buffer, so a
+	// send succeeds only when a goroutine is waiting.
+	jobs chan handlerJob
+	stop <-chan struct{}
+}
+
+// start serves job on an idle goroutine, or on a new one if none is idle.
+func (w *handlerWorkers) start(job handlerJob) {
+	select {
+	case w.jobs <- job:
+	default:
+		go w.run(job)
+	}
+}
+
+// run serves job and then the requests that start hands it.
+func (w *handlerWorkers) run(job handlerJob) {
+	var idle *time.Timer
+	for {
+		serveHTTPHandler(w.handler, job.r, job.req, job.cancel)
+		job = handlerJob{}
+		if idle == nil {
+			idle = time.NewTimer(handlerWorkerIdle)
+		} else {
+			idle.Reset(handlerWorkerIdle)
+		}
+		select {
+		case job = <-w.jobs:
+		case <-idle.C:
+			return
+		case <-w.stop:
+			idle.Stop()
+			return
+		}
+	}
+}
+
+// headerScratchSize is the size of the buffer into which the adapter copies
+// a request's headers, which avoids a malloc and a free in C when they fit.
+// Headers from curl or a browser take a few hundred bytes.
+const headerScratchSize = 4 << 10
+
 // newHTTPRequest copies r into an *http.Request. It runs on the loop
-// goroutine, in the request callback.
-func newHTTPRequest(r *HTTPRequest) (*http.Request, error) {
+// goroutine, in the request callback. scratch is a buffer of
+// headerScratchSize bytes that it may overwrite.
+func newHTTPRequest(r *HTTPRequest, scratch []byte) (*http.Request, error) {
 	const op = "http.Handler adapter"
 	var info C.struct_golibevent_http_request_info
 	var uri string
@@ -142,11 +219,14 @@ func newHTTPRequest(r *HTTPRequest) (*http.Request, error) {
 		if req == nil {
 			return wrapError(op, r.gone)
 		}
-		if C.golibevent_http_request_info(req, &info) != 0 {
+		if C.golibevent_http_request_info(req, &info, (*C.char)(unsafe.Pointer(&scratch[0])), C.size_t(len(scratch))) != 0 {
 			return opError(op, nil)
 		}
 		uri = goStringOrEmpty(info.uri)
-		if info.headers != nil {
+		switch {
+		case info.headers_in_buf != 0:
+			headerBlock = scratch[:info.headers_len]
+		case info.headers != nil:
 			headerBlock = C.GoBytes(unsafe.Pointer(info.headers), C.int(info.headers_len))
 			C.free(unsafe.Pointer(info.headers))
 		}

@@ -550,3 +550,95 @@ func TestHTTPHandlerWithCurl(t *testing.T) {
 		assert.Equal(t, "part 0\npart 1\npart 2\n", string(out))
 	})
 }
+
+// Handlers that block at the same time each get a goroutine, also when
+// earlier requests left idle goroutines to reuse.
+func TestHTTPHandlerBlockedHandlersOverlap(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		const overlapping = 8
+		var arrived sync.WaitGroup
+		arrived.Add(overlapping)
+		allInside := make(chan struct{})
+		go func() {
+			arrived.Wait()
+			close(allInside)
+		}()
+		var blocking sync.Mutex
+		block := false
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleHTTP("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				blocking.Lock()
+				wait := block
+				blocking.Unlock()
+				if wait {
+					arrived.Done()
+					select {
+					case <-allInside:
+					case <-time.After(30 * time.Second):
+						http.Error(w, "the other handlers did not run meanwhile", http.StatusInternalServerError)
+						return
+					}
+				}
+				io.WriteString(w, "ok")
+			})))
+		})
+		transport := &http.Transport{MaxIdleConnsPerHost: overlapping}
+		t.Cleanup(transport.CloseIdleConnections)
+		c := &http.Client{Transport: transport}
+
+		// Sequential requests leave idle handler goroutines behind.
+		for i := 0; i < 3; i++ {
+			resp, body := getResponseBody(t, c, hs.url+"/")
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.Equal(t, "ok", string(body))
+		}
+
+		blocking.Lock()
+		block = true
+		blocking.Unlock()
+		statuses := make(chan int, overlapping)
+		for i := 0; i < overlapping; i++ {
+			go func() {
+				resp, err := c.Get(hs.url + "/")
+				if err != nil {
+					t.Error(err)
+					statuses <- 0
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				statuses <- resp.StatusCode
+			}()
+		}
+		for i := 0; i < overlapping; i++ {
+			assert.Equal(t, http.StatusOK, <-statuses, "request %d", i)
+		}
+	})
+}
+
+// Headers that fit the adapter's scratch buffer and headers that do not
+// both reach the handler whole.
+func TestHTTPHandlerHeaderSizes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleHTTP("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, r.Header.Get("X-Big")+"|"+r.Header.Get("X-Small"))
+			})))
+		})
+		c := noKeepAliveClient()
+		for _, size := range []int{10, headerScratchSize / 2, headerScratchSize, 3 * headerScratchSize} {
+			big := strings.Repeat("v", size)
+			req, err := http.NewRequest("GET", hs.url+"/", nil)
+			require.NoError(t, err)
+			req.Header.Set("X-Big", big)
+			req.Header.Set("X-Small", "small")
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "header of %d bytes", size)
+			assert.Equal(t, big+"|small", string(body), "header of %d bytes", size)
+		}
+	})
+}

@@ -179,14 +179,23 @@ func (w *responseWriter) fail(err error) error {
 	return w.err
 }
 
-// reasonPhrase returns Go's reason phrase for code as a NUL-terminated
-// string, or nil to let libevent choose one.
-func reasonPhrase(code int) []byte {
-	text := http.StatusText(code)
-	if text == "" {
-		return nil
+// reasonPhrases holds the NUL-terminated reason phrase of each status code
+// from 100 to 999 that Go knows, made once so that replies do not allocate
+// them.
+var reasonPhrases = func() map[int][]byte {
+	phrases := make(map[int][]byte)
+	for code := 100; code <= 999; code++ {
+		if text := http.StatusText(code); text != "" {
+			phrases[code] = append([]byte(text), 0)
+		}
 	}
-	return append([]byte(text), 0)
+	return phrases
+}()
+
+// reasonPhrase returns Go's reason phrase for code as a NUL-terminated
+// string, or nil to let libevent choose one. The caller must not change it.
+func reasonPhrase(code int) []byte {
+	return reasonPhrases[code]
 }
 
 // cBytes returns a C view of b for the length of one cgo call, or nil for
@@ -203,7 +212,15 @@ func cBytes(b []byte) unsafe.Pointer {
 // handler set none; contentLength, when not negative, replaces the
 // Content-Length header.
 func (w *responseWriter) headerBlock(sniff []byte, contentLength int64) []byte {
-	var block []byte
+	// Room for the headers as they are and the two that may be added,
+	// so that the block is allocated once.
+	size := 64
+	for name, values := range w.sent {
+		for _, v := range values {
+			size += len(name) + len(v) + 2
+		}
+	}
+	block := make([]byte, 0, size)
 	add := func(name, value string) {
 		block = append(block, name...)
 		block = append(block, 0)
@@ -397,18 +414,17 @@ func (w *responseWriter) finish() {
 			return
 		}
 		req := r.ptr
-		if C.golibevent_http_add_output_headers(req, (*C.char)(cBytes(block)), C.size_t(len(block))) != 0 {
+		result := C.golibevent_http_send_reply_with_headers(req, C.int(w.status), (*C.char)(cBytes(reason)),
+			(*C.char)(cBytes(block)), C.size_t(len(block)), cBytes(body), C.size_t(len(body)))
+		if result != 0 {
 			C.golibevent_http_abort_request(req)
 			r.state = replyDone
 			r.finish(ErrClosed)
-			w.logReplyError(invalidError(op, "libevent rejected a reply header"))
-			return
-		}
-		if C.golibevent_http_send_reply(req, C.int(w.status), (*C.char)(cBytes(reason)), cBytes(body), C.size_t(len(body))) != 0 {
-			C.golibevent_http_abort_request(req)
-			r.state = replyDone
-			r.finish(ErrClosed)
-			w.logReplyError(opError(op, nil))
+			if result == -1 {
+				w.logReplyError(invalidError(op, "libevent rejected a reply header"))
+			} else {
+				w.logReplyError(opError(op, nil))
+			}
 			return
 		}
 		r.state = replyDone

@@ -431,7 +431,12 @@ func (r *HTTPRequest) OnComplete(fn func(r *HTTPRequest)) error {
 	if r != nil && r.noCompleteHook {
 		return invalidError(op, "a request that C code owns keeps its own completion callback")
 	}
-	return r.call(op, func(*C.struct_evhttp_request) error {
+	return r.call(op, func(req *C.struct_evhttp_request) error {
+		if s, ok := r.owner.(*HTTPServer); ok && fn != nil {
+			if err := s.watchCompletion(req, r); err != nil {
+				return wrapError(op, err)
+			}
+		}
 		r.cbMu.Lock()
 		r.onComplete = fn
 		r.cbMu.Unlock()
@@ -453,7 +458,8 @@ func checkStatus(op string, code int, reason string) error {
 }
 
 // cReason returns reason as a C string, or NULL for "", which makes
-// libevent use the standard phrase of the code. The caller frees it.
+// libevent use the standard phrase of the code. The caller frees a
+// non-NULL result, and skips the free of NULL, which would cost a cgo call.
 func cReason(reason string) *C.char {
 	if reason == "" {
 		return nil
@@ -472,7 +478,9 @@ func (r *HTTPRequest) SendReply(code int, reason string, body []byte) error {
 		return err
 	}
 	creason := cReason(reason)
-	defer C.free(unsafe.Pointer(creason))
+	if creason != nil {
+		defer C.free(unsafe.Pointer(creason))
+	}
 	return r.call(op, func(req *C.struct_evhttp_request) error {
 		if r.state != replyNone {
 			return wrapError(op, ErrReplied)
@@ -499,7 +507,9 @@ func (r *HTTPRequest) SendError(code int, reason string) error {
 		return err
 	}
 	creason := cReason(reason)
-	defer C.free(unsafe.Pointer(creason))
+	if creason != nil {
+		defer C.free(unsafe.Pointer(creason))
+	}
 	return r.call(op, func(req *C.struct_evhttp_request) error {
 		if r.state != replyNone {
 			return wrapError(op, ErrReplied)
@@ -522,7 +532,9 @@ func (r *HTTPRequest) SendReplyStart(code int, reason string) error {
 		return err
 	}
 	creason := cReason(reason)
-	defer C.free(unsafe.Pointer(creason))
+	if creason != nil {
+		defer C.free(unsafe.Pointer(creason))
+	}
 	return r.call(op, func(req *C.struct_evhttp_request) error {
 		if r.state != replyNone {
 			return wrapError(op, ErrReplied)

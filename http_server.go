@@ -69,12 +69,13 @@ type HTTPServer struct {
 	// tlsContext is the server's reference to the SSL_CTX that SetTLS
 	// installed as the bufferevent callback's argument, or nil.
 	tlsContext tlsReference
-	// requests are the requests handed to handlers and not yet answered;
-	// completing maps the C requests of every request this server handed
-	// out to its HTTPRequest, for the completion callback. libevent frees a
-	// request silently when its connection fails after the reply, so an
-	// entry of completing can outlive its request; a new request at the
-	// same address replaces it, and Close drops the rest.
+	// requests are the requests handed to handlers and not yet replied to.
+	// completing maps the C request of each request whose handler called
+	// OnComplete to its HTTPRequest, for the completion callback, which
+	// only those requests get. libevent frees a request silently when its
+	// connection fails after the reply, so an entry of completing can
+	// outlive its request. A new request at the same address replaces it,
+	// and Close drops the rest.
 	requests   map[*HTTPRequest]struct{}
 	completing map[*C.struct_evhttp_request]*HTTPRequest
 	freed      bool
@@ -310,6 +311,26 @@ func (s *HTTPServer) releaseKeys() {
 			handles.release(k)
 		}
 	})
+}
+
+// watchCompletion gives the completion callback of req, the C request of
+// r, the server's key, so that it runs r's OnComplete function. It runs on
+// the loop goroutine before the reply. The request callback's C shim
+// installs the completion callback with no key, which saves the other
+// requests a map entry and a registry lookup.
+func (s *HTTPServer) watchCompletion(req *C.struct_evhttp_request, r *HTTPRequest) error {
+	s.mu.Lock()
+	if s.freed || s.completing == nil {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	install := s.completing[req] != r
+	s.completing[req] = r
+	s.mu.Unlock()
+	if install {
+		C.golibevent_http_set_on_complete(req, s.key)
+	}
+	return nil
 }
 
 // requestDone forgets r, which has been answered or freed.
@@ -729,18 +750,14 @@ func (s *HTTPServer) dispatch(req *C.struct_evhttp_request, fn HandlerFunc) {
 		return
 	}
 	root.requests[r] = struct{}{}
-	if root.borrowed {
-		// The completion callback of a request is one slot, which the C
-		// owner of a borrowed server may use, and the server's key would
-		// have to outlive Close for as long as C code serves requests.
-		r.noCompleteHook = true
-	} else {
-		root.completing[req] = r
-	}
+	// The completion callback of a request is one slot, which the C owner
+	// of a borrowed server may use, and the server's key would have to
+	// outlive Close for as long as C code serves requests.
+	r.noCompleteHook = root.borrowed
+	// A request at the address of one that libevent freed silently must
+	// not get that request's completion callback.
+	delete(root.completing, req)
 	root.mu.Unlock()
-	if !root.borrowed {
-		C.golibevent_http_set_on_complete(req, root.key)
-	}
 	if fn == nil {
 		r.SendError(404, "")
 		return
@@ -775,6 +792,10 @@ func goHTTPRequestCallback(req *C.struct_evhttp_request, key unsafe.Pointer) {
 
 //export goHTTPCompleteCallback
 func goHTTPCompleteCallback(req *C.struct_evhttp_request, key unsafe.Pointer) {
+	if key == nil {
+		// No OnComplete was set for the request.
+		return
+	}
 	s, _ := handles.lookup(key).(*HTTPServer)
 	if s == nil {
 		noteDropped("HTTP request complete", -1)

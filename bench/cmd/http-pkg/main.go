@@ -3,10 +3,12 @@
 // native HandlerFunc or through the net/http Handler adapter, and listens
 // on 127.0.0.1 only:
 //
-//	http-pkg [-mode native|adapter] [-changelist] PORT
+//	http-pkg [-mode native|adapter] [-changelist] [-stats] PORT
 //
 // PORT 0 lets the kernel choose a free port. Once the server listens it
-// prints "listening 127.0.0.1:PORT", and it runs until it is killed.
+// prints "listening 127.0.0.1:PORT", and it runs until it is killed. With
+// -stats, SIGTERM or SIGINT makes it print the requests it served and the
+// cgo calls and heap allocations per request before it exits.
 package main
 
 import (
@@ -16,6 +18,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"runtime"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/golibevent/libevent"
 	"github.com/golibevent/libevent/bench/internal/echoutil"
@@ -28,6 +34,7 @@ var hello = []byte("Hello, World!")
 func main() {
 	mode := flag.String("mode", "native", "handler kind: native (a HandlerFunc) or adapter (an http.Handler)")
 	changelist := flag.Bool("changelist", false, "create the base with the epoll changelist flag (EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST)")
+	stats := flag.Bool("stats", false, "count the requests, and on SIGTERM or SIGINT print the cgo calls and heap allocations per request")
 	flag.Parse()
 	port, err := echoutil.ServerPort(flag.Args())
 	if err == nil && *mode != "native" && *mode != "adapter" {
@@ -55,6 +62,12 @@ func main() {
 	if err != nil {
 		echoutil.Fail(program, err)
 	}
+	// served counts the replies. The adapter's handlers run on goroutines
+	// of their own, so the count is atomic in both modes.
+	var served atomic.Uint64
+	if *stats {
+		printStatsOnSignal(&served)
+	}
 	if *mode == "native" {
 		// The server-wide default type costs nothing per request, as
 		// evhttp_set_default_content_type does in the C server.
@@ -62,12 +75,14 @@ func main() {
 		if err == nil {
 			err = s.HandleDefault(func(r *libevent.HTTPRequest) {
 				r.SendReply(http.StatusOK, "", hello)
+				served.Add(1)
 			})
 		}
 	} else {
 		err = s.HandleHTTPDefault(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain")
 			w.Write(hello)
+			served.Add(1)
 		}))
 	}
 	if err != nil {
@@ -81,4 +96,28 @@ func main() {
 	if err := b.Run(context.Background()); err != nil {
 		echoutil.Fail(program, err)
 	}
+}
+
+// printStatsOnSignal starts a goroutine that, on SIGTERM or SIGINT, prints
+// the number of requests served and the process's cgo calls and heap
+// allocations divided by it, and exits. The figures include the start-up
+// and the warm-up, which are small next to a benchmark run.
+func printStatsOnSignal(served *atomic.Uint64) {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-signals
+		n := served.Load()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		perRequest := func(v uint64) float64 {
+			if n == 0 {
+				return 0
+			}
+			return float64(v) / float64(n)
+		}
+		fmt.Printf("stats requests=%d cgo_calls_per_request=%.2f allocs_per_request=%.2f bytes_per_request=%.0f gc_cycles=%d\n",
+			n, perRequest(uint64(runtime.NumCgoCall())), perRequest(m.Mallocs), perRequest(m.TotalAlloc), m.NumGC)
+		os.Exit(0)
+	}()
 }
