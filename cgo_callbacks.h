@@ -104,25 +104,28 @@ struct golibevent_bev {
 	void *key;
 	struct bufferevent *bev;
 	struct evbuffer_cb_entry *input_cb;
-	/* 1 while the package has disabled reading because the input reached
-	 * the high watermark; the input buffer's callback enables it again
-	 * once the input drops below. Accessed under the bufferevent's lock. */
-	int paused;
-	/* Changes to the input and output buffers, counted from evbuffer
-	 * callbacks so that positions and reservations that Go code holds in
-	 * them go stale when libevent reads or writes. Updated atomically. */
-	uint64_t input_changes;
-	uint64_t output_changes;
 	struct evbuffer_cb_entry *output_cb;
 	/* The event callback shim to install in place of the package's
 	 * default, or NULL. OpenSSL bufferevents use one that reads their
 	 * OpenSSL errors before Go code runs. */
 	bufferevent_event_cb event_shim;
+	/* Changes to the input and output buffers, counted from evbuffer
+	 * callbacks so that positions and reservations that Go code holds in
+	 * them go stale when libevent reads or writes. Updated atomically. */
+	uint64_t input_changes;
+	uint64_t output_changes;
+	/* The flags come last and small: a server keeps one of these structs
+	 * per connection, and at 64 bytes it takes an 80-byte glibc malloc
+	 * chunk, where 80 bytes would take 96. */
+	/* 1 while the package has disabled reading because the input reached
+	 * the high watermark; the input buffer's callback enables it again
+	 * once the input drops below. Accessed under the bufferevent's lock. */
+	int paused;
 	/* 1 while golibevent_bev_read_cb runs, which reads the state after the
 	 * Go callback; golibevent_bev_state_free then leaves the free to it
 	 * by setting free_pending. Accessed atomically. */
-	int in_read_cb;
-	int free_pending;
+	unsigned char in_read_cb;
+	unsigned char free_pending;
 };
 
 struct golibevent_bev *golibevent_bev_new(struct event_base *base,
