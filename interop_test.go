@@ -318,7 +318,12 @@ func TestCloseInReadCallbackOnCThread(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the read callback did not run")
 		}
-		// The socket closed with the bufferevent, so the peer sees EOF.
+		// The socket closes with the bufferevent, once libevent has let go
+		// of it after the callback, so the peer sees EOF.
+		fds := []unix.PollFd{{Fd: int32(peer), Events: unix.POLLIN}}
+		ready, err := unix.Poll(fds, 10000)
+		require.NoError(t, err)
+		require.Equal(t, 1, ready, "no EOF within 10 seconds")
 		n, err := syscall.Read(peer, make([]byte, 1))
 		assert.NoError(t, err)
 		assert.Zero(t, n, "the peer should read EOF")
