@@ -211,10 +211,10 @@ int golibevent_loop_iteration(struct event_base *base, int flags,
 
 	__atomic_store_n(thread, (uintptr_t)pthread_self(), __ATOMIC_RELEASE);
 
-	/* A pass that does not wait comes first. Only when it ran no Go
-	 * callback does the iteration wait for events: while a server is busy
-	 * the loop then rarely sits in a long cgo call, which Go's scheduler
-	 * would take for a blocked thread (see iterate in base.go). */
+	/* A pass that does not wait comes first, and the iteration waits for
+	 * events only when that pass ran no Go callback. A busy server then
+	 * rarely sits in a long cgo call, which Go's scheduler would take for
+	 * a blocked thread (see iterate in base.go). */
 	r = event_base_loop(base, flags | EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	if (r == 0 && golibevent_callbacks_run == before &&
 	    !event_base_got_break(base) && !event_base_got_exit(base))
@@ -1173,7 +1173,7 @@ void golibevent_bev_unwrap(struct golibevent_bev *st,
 
 	golibevent_bev_detach_state(st);
 	bufferevent_lock(st->bev);
-	/* Callbacks that C code set after the wrap stay; the argument tells
+	/* Callbacks that C code set after the wrap stay; the argument shows
 	 * whether the installed ones are the package's. */
 	bufferevent_getcb(st->bev, &read, &write, &event, &arg);
 	if (arg == st)

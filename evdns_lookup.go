@@ -50,7 +50,7 @@ type AddrInfoFlags int
 const (
 	// AIPassive makes an empty host the unspecified address, for binding.
 	AIPassive AddrInfoFlags = C.EVUTIL_AI_PASSIVE
-	// AICanonName asks for the canonical name.
+	// AICanonName requests the canonical name.
 	AICanonName AddrInfoFlags = C.EVUTIL_AI_CANONNAME
 	// AINumericHost accepts only an IP literal as the host; it never
 	// sends a query.
@@ -70,7 +70,7 @@ const (
 )
 
 // AddrInfoHints restrict GetAddrInfo's results, as struct addrinfo's
-// hints do. The zero value asks for every family and socket type.
+// hints do. The zero value requests every family and socket type.
 type AddrInfoHints struct {
 	// Family is AF_UNSPEC (0), AF_INET or AF_INET6.
 	Family int
@@ -377,7 +377,7 @@ func (r *DNSRequest) Cancel() error {
 	})
 }
 
-// cancelInC asks libevent to cancel the request, which then calls back
+// cancelInC requests that libevent cancel the request, which then calls back
 // from the loop. The caller holds d.mu, so the handle cannot be freed
 // meanwhile: libevent frees it only after the callback, which takes d.mu.
 func (r *DNSRequest) cancelInC() {
@@ -516,7 +516,7 @@ func addrInfoFromC(res *C.struct_addrinfo) []AddrInfo {
 	return out
 }
 
-// LookupIPv4 resolves name to IPv4 addresses and waits for the answer. It
+// LookupIPv4 resolves name to IPv4 addresses and waits for the reply. It
 // may be called from any goroutine except the loop's, and the loop must be
 // running. When ctx ends first, the lookup is cancelled and ctx's error is
 // returned.

@@ -331,7 +331,7 @@ func (s *DNSServer) closePort() (queued bool) {
 	return queued
 }
 
-// Close drops the requests that have not been answered and closes the
+// Close drops the requests that have no reply yet and closes the
 // server (evdns_close_server_port), which closes its socket. No handler
 // starts after Close. Closing twice is harmless.
 func (s *DNSServer) Close() error {
@@ -395,7 +395,7 @@ func (r *DNSServerRequest) call(op string, fn func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r.ended {
-		return invalidError(op, "the request was already answered or dropped")
+		return invalidError(op, "the request already has a reply or was dropped; a DNS request gets one Respond or Drop")
 	}
 	return fn()
 }

@@ -346,7 +346,7 @@ func (c *HTTPConnection) cancelLookup() {
 }
 
 // closeByResolver closes the connection because its resolver is closing.
-// Its requests in flight fail with an error that says so. On the loop's
+// Its requests in flight fail with an error that names that cause. On the loop's
 // goroutine the free waits for a Post, as Close does from a callback,
 // because the resolver may be closed from one of the connection's own
 // callbacks.

@@ -81,7 +81,7 @@ func ParseHTTPMethod(name string) (HTTPMethod, error) {
 // ErrReplied reports a use of a request after its reply was sent: a second
 // reply, or any call on a request that libevent may have freed. It matches
 // ErrClosed too.
-var ErrReplied = fmt.Errorf("HTTP request already answered: %w", ErrClosed)
+var ErrReplied = fmt.Errorf("HTTP request already has a reply: %w", ErrClosed)
 
 // requestOwner is the object that holds an HTTPRequest: the HTTPServer for an
 // incoming request, or a client connection for an outgoing one.
@@ -102,7 +102,7 @@ const (
 
 // HTTPRequest is an evhttp_request: an HTTP request with its reply. A server
 // handler receives one for each request; it reads the method, URI, headers
-// and body and answers exactly once with [HTTPRequest.SendReply],
+// and body and replies exactly once with [HTTPRequest.SendReply],
 // [HTTPRequest.SendError] or the chunked calls.
 //
 // The handler may keep the HTTPRequest and answer later from any goroutine:
@@ -334,8 +334,8 @@ func (r *HTTPRequest) OutputHeaders() *Headers {
 
 // InputBuffer returns the body that came with the request, or with the
 // reply for a client, without copying it (evhttp_request_get_input_buffer).
-// The Buffer belongs to the request: use it only on the loop goroutine,
-// such as in the handler, and only until the reply; elsewhere its methods
+// The Buffer belongs to the request, so use it only on the loop goroutine,
+// such as in the handler, and only until the reply. Elsewhere its methods
 // fail with ErrNotThreadSafe, and after the reply with ErrReplied. Use
 // [HTTPRequest.Body] from other goroutines. It returns nil once the request is
 // unusable.
@@ -467,13 +467,10 @@ func cReason(reason string) *C.char {
 	return C.CString(reason)
 }
 
-// SendReply sends the reply with status code, reason phrase and body
-// (evhttp_send_reply). An empty reason gives the standard phrase for code.
-// libevent adds Content-Length, Date and the default Content-Type when they
-// are missing from the output headers. It fails with ErrReplied when the
-// request was already answered, and the request is unusable afterwards.
-func (r *HTTPRequest) SendReply(code int, reason string, body []byte) error {
-	const op = "evhttp_send_reply"
+// beginReply checks code and reason, then runs send on the loop's goroutine
+// with the reason as a C string, unless a reply has already begun.
+func (r *HTTPRequest) beginReply(op string, code int, reason string,
+	send func(req *C.struct_evhttp_request, creason *C.char) error) error {
 	if err := checkStatus(op, code, reason); err != nil {
 		return err
 	}
@@ -485,11 +482,19 @@ func (r *HTTPRequest) SendReply(code int, reason string, body []byte) error {
 		if r.state != replyNone {
 			return wrapError(op, ErrReplied)
 		}
-		var data unsafe.Pointer
-		if len(body) > 0 {
-			data = unsafe.Pointer(&body[0])
-		}
-		if C.golibevent_http_send_reply(req, C.int(code), creason, data, C.size_t(len(body))) != 0 {
+		return send(req, creason)
+	})
+}
+
+// SendReply sends the reply with status code, reason phrase and body
+// (evhttp_send_reply). An empty reason gives the standard phrase for code.
+// libevent adds Content-Length, Date and the default Content-Type when they
+// are missing from the output headers. It fails with ErrReplied when the
+// request already has a reply, and the request is unusable afterwards.
+func (r *HTTPRequest) SendReply(code int, reason string, body []byte) error {
+	const op = "evhttp_send_reply"
+	return r.beginReply(op, code, reason, func(req *C.struct_evhttp_request, creason *C.char) error {
+		if C.golibevent_http_send_reply(req, C.int(code), creason, cBytes(body), C.size_t(len(body))) != 0 {
 			return opError(op, nil)
 		}
 		r.state = replyDone
@@ -503,17 +508,7 @@ func (r *HTTPRequest) SendReply(code int, reason string, body []byte) error {
 // phrase for code. The rules of SendReply apply.
 func (r *HTTPRequest) SendError(code int, reason string) error {
 	const op = "evhttp_send_error"
-	if err := checkStatus(op, code, reason); err != nil {
-		return err
-	}
-	creason := cReason(reason)
-	if creason != nil {
-		defer C.free(unsafe.Pointer(creason))
-	}
-	return r.call(op, func(req *C.struct_evhttp_request) error {
-		if r.state != replyNone {
-			return wrapError(op, ErrReplied)
-		}
+	return r.beginReply(op, code, reason, func(req *C.struct_evhttp_request, creason *C.char) error {
 		C.golibevent_http_send_error(req, C.int(code), creason)
 		r.state = replyDone
 		r.finish(ErrReplied)
@@ -524,21 +519,11 @@ func (r *HTTPRequest) SendError(code int, reason string) error {
 // SendReplyStart starts a reply whose body follows in chunks
 // (evhttp_send_reply_start). For an HTTP/1.1 client without a
 // Content-Length in the output headers, libevent uses chunked transfer
-// encoding; otherwise the body ends when the connection closes or after
+// encoding. Otherwise the body ends when the connection closes or after
 // Content-Length bytes.
 func (r *HTTPRequest) SendReplyStart(code int, reason string) error {
 	const op = "evhttp_send_reply_start"
-	if err := checkStatus(op, code, reason); err != nil {
-		return err
-	}
-	creason := cReason(reason)
-	if creason != nil {
-		defer C.free(unsafe.Pointer(creason))
-	}
-	return r.call(op, func(req *C.struct_evhttp_request) error {
-		if r.state != replyNone {
-			return wrapError(op, ErrReplied)
-		}
+	return r.beginReply(op, code, reason, func(req *C.struct_evhttp_request, creason *C.char) error {
 		C.golibevent_http_send_reply_start(req, C.int(code), creason)
 		r.state = replyChunking
 		return nil

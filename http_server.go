@@ -32,7 +32,7 @@ const (
 	DefaultMaxBodyBytes = 8 << 20
 )
 
-// HandlerFunc handles an HTTP request on the loop goroutine. It must answer
+// HandlerFunc handles an HTTP request on the loop goroutine. It must reply to
 // the request exactly once, now or later from any goroutine.
 type HandlerFunc func(r *HTTPRequest)
 
@@ -172,7 +172,7 @@ func (s *HTTPServer) do(op string, fn func() error) error {
 }
 
 // Close frees the server (evhttp_free): its sockets, its connections, its
-// virtual hosts and every request that has not been answered, whose
+// virtual hosts and every request that has no reply yet, whose
 // methods then fail with ErrClosed. Closing a virtual host removes it from
 // its server first. Closing twice is harmless.
 func (s *HTTPServer) Close() error {
@@ -333,7 +333,7 @@ func (s *HTTPServer) watchCompletion(req *C.struct_evhttp_request, r *HTTPReques
 	return nil
 }
 
-// requestDone forgets r, which has been answered or freed.
+// requestDone removes r from the server, once r has its reply or was freed.
 func (s *HTTPServer) requestDone(r *HTTPRequest) {
 	s.mu.Lock()
 	delete(s.requests, r)
@@ -418,7 +418,7 @@ func (s *HTTPServer) HandleDefault(fn HandlerFunc) error {
 }
 
 // Bind listens on address, an IP literal and a port such as "127.0.0.1:0"
-// or "[::1]:8080", and returns the address it is bound to, which tells the
+// or "[::1]:8080", and returns the address it is bound to, which includes the
 // port chosen for port 0 (evhttp_bind_socket_with_handle). A server may be
 // bound to several addresses.
 func (s *HTTPServer) Bind(address string) (net.Addr, error) {

@@ -38,7 +38,7 @@ const (
 	// that uses it cannot tell the server from an attacker.
 	TLSVerifyNone
 	// TLSVerifyPeer verifies the peer's certificate (SSL_VERIFY_PEER). A
-	// server asks the client for one but accepts a client without.
+	// server requests one from the client but accepts a client without.
 	TLSVerifyPeer
 	// TLSVerifyRequirePeerCertificate is TLSVerifyPeer, and a server also
 	// fails the handshake when the client sends no certificate
@@ -51,7 +51,7 @@ const (
 // field, after it.
 type TLSOptions struct {
 	// CertificatePEM is the certificate chain in PEM form, leaf first. A
-	// server needs one; a client sends it when the server asks.
+	// server needs one; a client sends it when the server requests one.
 	CertificatePEM []byte
 	// CertificateFile is a PEM file read into CertificatePEM's place.
 	CertificateFile string
@@ -81,7 +81,7 @@ type TLSOptions struct {
 	// client offers them, and a server picks the first of its list that
 	// the client offers. A server fails the handshake when the client
 	// offers ALPN protocols but none of these (no_application_protocol, as
-	// RFC 7301 says).
+	// RFC 7301 specifies).
 	NextProtos []string
 	// MinVersion is the oldest TLS version allowed, such as
 	// tls.VersionTLS12; 0 keeps OpenSSL's default.

@@ -80,40 +80,12 @@ else
 fi
 out_dir=${BENCH_OUT:-$root/bench/results}
 
-for tool in taskset gcc go; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "bench-echo: $tool is missing; install it (taskset is in util-linux)" >&2
-		exit 1
-	fi
-done
-if (($(nproc) < 2)); then
-	echo "bench-echo: the benchmark pins the server to CPU 0 and the client to CPU 1, but this machine has $(nproc) CPU" >&2
-	exit 1
-fi
-
-work=$(mktemp -d)
-bin=$work/bin
-pids=()
-
-# cleanup kills and reaps the processes that are still running. The others
-# were reaped already, and kill -0 fails for them.
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		if kill -0 "$pid" 2>/dev/null; then
-			kill "$pid" 2>/dev/null || true
-			# bash may report on stderr that it has no record of a
-			# process that it already reaped.
-			{ wait "$pid" || true; } 2>/dev/null
-		fi
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-for signal in HUP INT TERM; do
-	# shellcheck disable=SC2064 # the signal's name is expanded now on purpose
-	trap "echo 'bench-echo: stopped by SIG$signal' >&2; exit 1" "$signal"
-done
+bench_name=bench-echo
+# shellcheck source=scripts/bench-common.sh
+. "$root/scripts/bench-common.sh"
+bench_require "install it (taskset is in util-linux)" taskset gcc go
+bench_require_two_cpus "the client"
+bench_start_workdir
 
 mkdir -p "$bin" "$out_dir"
 raw="$out_dir/echo-$(date -u +%Y%m%dT%H%M%SZ).txt"

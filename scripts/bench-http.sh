@@ -51,37 +51,12 @@ max_other=${HTTP_MAX_OTHER:-20}
 read -r -a servers <<<"${HTTP_SERVERS:-c c-changelist pkg pkg-changelist adapter gonet fasthttp}"
 out_dir=${BENCH_OUT:-$root/bench/results}
 
-for tool in taskset gcc go wrk; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "bench-http: $tool is missing; install it (third_party/libevent/setup.sh --test-tools installs wrk)" >&2
-		exit 1
-	fi
-done
-if (($(nproc) < 2)); then
-	echo "bench-http: the benchmark pins the server to CPU 0 and wrk to CPU 1, but this machine has $(nproc) CPU" >&2
-	exit 1
-fi
-
-work=$(mktemp -d)
-bin=$work/bin
-pids=()
-
-# cleanup kills and reaps the processes that are still running.
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		if kill -0 "$pid" 2>/dev/null; then
-			kill "$pid" 2>/dev/null || true
-			{ wait "$pid" || true; } 2>/dev/null
-		fi
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-for signal in HUP INT TERM; do
-	# shellcheck disable=SC2064 # the signal's name is expanded now on purpose
-	trap "echo 'bench-http: stopped by SIG$signal' >&2; exit 1" "$signal"
-done
+bench_name=bench-http
+# shellcheck source=scripts/bench-common.sh
+. "$root/scripts/bench-common.sh"
+bench_require "install it (third_party/libevent/setup.sh --test-tools installs wrk)" taskset gcc go wrk
+bench_require_two_cpus "wrk"
+bench_start_workdir
 
 mkdir -p "$bin" "$out_dir"
 raw="$out_dir/http-$(date -u +%Y%m%dT%H%M%SZ).txt"

@@ -103,7 +103,7 @@ func runResolve(args []string, stdout, stderr io.Writer) int {
 	}
 	defer base.Close()
 	// The resolver reads no system configuration: the nameserver on the
-	// command line is the only one it asks.
+	// command line is the only one it queries.
 	resolver, err := base.NewDNSBase(0)
 	if err == nil {
 		err = resolver.AddNameserver(*nameserver)

@@ -77,7 +77,12 @@ void cbev_free(struct cbev *c)
 
 int cbev_count(struct cbev *c, int which)
 {
-	int *counter = which == 0 ? &c->reads : which == 1 ? &c->writes : &c->events;
+	int *counter = &c->events;
+
+	if (which == 0)
+		counter = &c->reads;
+	else if (which == 1)
+		counter = &c->writes;
 	return __atomic_load_n(counter, __ATOMIC_SEQ_CST);
 }
 
