@@ -61,12 +61,12 @@ type Base struct {
 	running atomic.Bool
 	// directCalls counts the callOnLoop calls that run their function on
 	// the caller's goroutine because the loop is not running. A loop that
-	// starts meanwhile waits for them to end. directThreads holds the OS
-	// threads of those calls, so that a nested callOnLoop runs directly
-	// too.
-	directCalls   atomic.Int32
-	directMu      sync.Mutex
-	directThreads map[uintptr]int
+	// starts meanwhile waits for them to end. directRun lets one of them
+	// run at a time. directThread is the OS thread of the one that runs,
+	// so that a nested callOnLoop runs directly too.
+	directCalls  atomic.Int32
+	directRun    sync.Mutex
+	directThread atomic.Uintptr
 	// breakRequested is set by LoopBreak, Close and the other breaks of a
 	// running loop; stoppedByBreak records for GotBreak that a run ended on
 	// it between two iterations. Only the loop's goroutine touches
@@ -646,37 +646,57 @@ func (b *Base) callOnLoop(fn func()) error {
 	if b.callDirectly(fn) {
 		return nil
 	}
-	b.mu.Lock()
-	stopped := b.loopStopped
-	b.mu.Unlock()
 	var claimed atomic.Bool
-	done := make(chan struct{})
-	err := b.Post(func() {
+	claim := func() {
 		if claimed.CompareAndSwap(false, true) {
 			fn()
 		}
+	}
+	done := make(chan struct{})
+	err := b.Post(func() {
+		claim()
 		close(done)
 	})
 	if err != nil {
 		return err
 	}
-	select {
-	case <-done:
-	case <-stopped:
-		if claimed.CompareAndSwap(false, true) {
-			fn()
+	var stopped chan struct{}
+	for {
+		b.mu.Lock()
+		next := b.loopStopped
+		b.mu.Unlock()
+		if next == nil || next == stopped {
+			// The loop that runs now has not published its channel yet.
+			select {
+			case <-done:
+				return nil
+			default:
+			}
+			runtime.Gosched()
+			continue
+		}
+		stopped = next
+		select {
+		case <-done:
+			return nil
+		case <-stopped:
+		}
+		// The loop returned, with or without running the posted
+		// function. Run fn here unless a loop has started again. That
+		// loop runs the posted function, or drops it if the base is
+		// closed, so the next pass waits for that loop's end too.
+		if b.callDirectly(claim) {
 			return nil
 		}
-		// The posted function has claimed fn and is running it.
-		<-done
 	}
-	return nil
 }
 
 // callDirectly runs fn on the calling goroutine and returns true if the
 // loop is not running. A loop that starts meanwhile waits until fn returns
 // (see loop). Both the count and the check are atomic, so either the loop
-// finds the count raised or callDirectly finds the loop running.
+// finds the count raised or callDirectly finds the loop running. Direct
+// calls from several goroutines run one at a time, since the objects they
+// serve have no locks of their own.
 func (b *Base) callDirectly(fn func()) bool {
 	b.directCalls.Add(1)
 	defer b.directCalls.Add(-1)
@@ -685,20 +705,10 @@ func (b *Base) callDirectly(fn func()) bool {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	thread := uintptr(C.golibevent_current_thread())
-	b.directMu.Lock()
-	if b.directThreads == nil {
-		b.directThreads = make(map[uintptr]int)
-	}
-	b.directThreads[thread]++
-	b.directMu.Unlock()
-	defer func() {
-		b.directMu.Lock()
-		if b.directThreads[thread]--; b.directThreads[thread] == 0 {
-			delete(b.directThreads, thread)
-		}
-		b.directMu.Unlock()
-	}()
+	b.directRun.Lock()
+	defer b.directRun.Unlock()
+	b.directThread.Store(uintptr(C.golibevent_current_thread()))
+	defer b.directThread.Store(0)
 	fn()
 	return true
 }
@@ -710,10 +720,8 @@ func (b *Base) inDirectCall() bool {
 	if b.directCalls.Load() == 0 {
 		return false
 	}
-	thread := uintptr(C.golibevent_current_thread())
-	b.directMu.Lock()
-	defer b.directMu.Unlock()
-	return b.directThreads[thread] > 0
+	thread := b.directThread.Load()
+	return thread != 0 && thread == uintptr(C.golibevent_current_thread())
 }
 
 // releaseAfterCallbacks runs release, which frees a callback argument or a

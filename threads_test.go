@@ -305,3 +305,68 @@ func TestBaseCloseWhileGoroutinesPost(t *testing.T) {
 		}
 	})
 }
+
+// TestCallOnLoopOneAtATime calls callOnLoop from several goroutines while
+// another goroutine starts and stops the loop over and over. The functions
+// serve objects without locks of their own, such as evhttp's, so no two may
+// run at once, whether on the loop or on their callers' goroutines, and each
+// runs exactly once.
+func TestCallOnLoopOneAtATime(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		const goroutines, each = 4, 300
+		var inFlight, maxInFlight, ran atomic.Int32
+		fn := func() {
+			n := inFlight.Add(1)
+			for {
+				m := maxInFlight.Load()
+				if n <= m || maxInFlight.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			runtime.Gosched()
+			ran.Add(1)
+			inFlight.Add(-1)
+		}
+
+		stopLoops := make(chan struct{})
+		loops := make(chan error, 1)
+		go func() {
+			for {
+				select {
+				case <-stopLoops:
+					loops <- nil
+					return
+				default:
+				}
+				if err := b.Loop(LoopNonBlock); err != nil && !errors.Is(err, ErrNoEvents) {
+					loops <- err
+					return
+				}
+			}
+		}()
+
+		var wg sync.WaitGroup
+		for range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range each {
+					if !assert.NoError(t, b.enter("test")) {
+						return
+					}
+					err := b.callOnLoop(fn)
+					b.leave()
+					if !assert.NoError(t, err) {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(stopLoops)
+		require.NoError(t, <-loops)
+		assert.Equal(t, int32(goroutines*each), ran.Load())
+		assert.Equal(t, int32(1), maxInFlight.Load(), "functions ran at the same time")
+	})
+}
