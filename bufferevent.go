@@ -162,6 +162,9 @@ type bufferEventLinks struct {
 	owns    *BufferEvent    // the bufferevent this filter closes
 	tls     tlsReference    // set for an OpenSSL bufferevent
 	dnsHost string          // the host of the last ConnectHostname
+	// lookupIn is the resolver of a ConnectHostname lookup that may still
+	// run in libevent: set until the connect or error event, or the free.
+	lookupIn *DNSBase
 	// foreign is set for a bufferevent from WrapBufferEvent, which C code
 	// owns.
 	foreign *foreignBufferEvent
@@ -371,6 +374,8 @@ func (bev *BufferEvent) release() {
 		return
 	}
 	C.golibevent_bev_free(st)
+	// libevent has cancelled the lookup, if any, so its resolver may go.
+	bev.endLookup()
 	bev.base.releaseAfterCallbacks(func() {
 		C.golibevent_bev_state_free(st)
 		handles.release(key)
@@ -457,18 +462,27 @@ func (bev *BufferEvent) SetCallbacks(read, write BufferEventFunc, event BufferEv
 	bev.mu.Lock()
 	bev.readFn, bev.writeFn, bev.eventFn = read, write, event
 	bev.mu.Unlock()
+	bev.installCallbacks()
+	return nil
+}
+
+// installCallbacks gives libevent the C callbacks that the Go ones need. The
+// event callback stays while a lookup by name may run, because its resolver
+// waits for the event that ends it.
+func (bev *BufferEvent) installCallbacks() {
+	bev.mu.Lock()
 	which := 0
-	if read != nil {
+	if bev.readFn != nil {
 		which |= 1
 	}
-	if write != nil {
+	if bev.writeFn != nil {
 		which |= 2
 	}
-	if event != nil {
+	if bev.eventFn != nil || bev.linked().lookupIn != nil {
 		which |= 4
 	}
+	bev.mu.Unlock()
 	C.golibevent_bev_setcb(bev.st, C.int(which))
-	return nil
 }
 
 func (bev *BufferEvent) callbacks() (read, write BufferEventFunc, event BufferEventEventFunc) {
@@ -1177,6 +1191,9 @@ func goBufferEventEventCallback(what C.short, errnum C.int, key unsafe.Pointer) 
 	if bev.life.isClosed() {
 		noteDropped("bufferevent event", -1)
 		return
+	}
+	if BEVEvents(what)&(BEVEventConnected|BEVEventError) != 0 {
+		bev.endLookup()
 	}
 	var err error
 	if BEVEvents(what)&BEVEventError != 0 {

@@ -22,9 +22,8 @@ import (
 // family must be AF_INET or AF_INET6, because the package creates the
 // socket there before the lookup.
 //
-// NOTE: close the bufferevent before d. libevent 2.1.12 drops the lookups
-// of a freed resolver without calling back, which leaves a bufferevent that
-// is still connecting by name waiting forever.
+// Closing d does not end the lookup: it finishes or times out as usual, and
+// d's C resolver is freed after it.
 func (bev *BufferEvent) ConnectHostname(d *DNSBase, family int, host string, port int) error {
 	const op = "bufferevent_socket_connect_hostname"
 	if d == nil || d.ptr == nil {
@@ -60,24 +59,90 @@ func (bev *BufferEvent) ConnectHostname(d *DNSBase, family int, host string, por
 	bev.linksLocked().dnsHost = host
 	bev.mu.Unlock()
 	var r C.int
+	var closed bool
 	err := bev.base.callOnLoop(func() {
+		// libevent may finish the lookup, and send the event, before
+		// bufferevent_socket_connect_hostname returns.
+		if !bev.startLookup(d) {
+			closed = true
+			return
+		}
 		created, err := bev.socketForSelect(op, family)
 		if err != nil {
+			bev.endLookup()
 			r = -1
 			return
 		}
 		r = C.bufferevent_socket_connect_hostname(bev.ptr, d.ptr, C.int(family), chost, C.int(port))
 		if r != 0 {
+			bev.endLookup()
 			bev.dropSocket(created)
 		}
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if r != 0 {
+	case closed:
+		return wrapError(op, ErrClosed)
+	case r != 0:
 		return opError(op, nil)
 	}
 	return nil
+}
+
+// startLookup records that a lookup of bev runs in d, whose evdns_base then
+// stays until endLookup. libevent 2.1.12 cancels a bufferevent's lookup when
+// it frees the bufferevent, which reads the evdns_base, and drops the
+// lookups of a freed evdns_base without calling back. It returns false when
+// d is closed.
+func (bev *BufferEvent) startLookup(d *DNSBase) bool {
+	d.mu.Lock()
+	if d.shutDown || d.cFreed {
+		d.mu.Unlock()
+		return false
+	}
+	if d.lookupBEVs == nil {
+		d.lookupBEVs = make(map[*BufferEvent]struct{})
+	}
+	d.lookupBEVs[bev] = struct{}{}
+	d.mu.Unlock()
+
+	bev.mu.Lock()
+	previous := bev.linked().lookupIn
+	bev.linksLocked().lookupIn = d
+	bev.mu.Unlock()
+	if previous != nil && previous != d {
+		previous.removeLookupBEV(bev)
+	}
+	bev.installCallbacks()
+	return true
+}
+
+// endLookup lets the resolver of bev's lookup go: the lookup has ended with
+// an event, or it was cancelled when the bufferevent was freed.
+func (bev *BufferEvent) endLookup() {
+	bev.mu.Lock()
+	d := bev.linked().lookupIn
+	if d != nil {
+		bev.linksLocked().lookupIn = nil
+	}
+	bev.mu.Unlock()
+	if d != nil {
+		d.removeLookupBEV(bev)
+	}
+}
+
+// removeLookupBEV drops bev from d's lookups, and frees the evdns_base of a
+// closed d that was waiting only for it.
+func (d *DNSBase) removeLookupBEV(bev *BufferEvent) {
+	d.mu.Lock()
+	_, had := d.lookupBEVs[bev]
+	delete(d.lookupBEVs, bev)
+	freeNow := had && d.shutDown && !d.cFreed && d.idleLocked()
+	d.mu.Unlock()
+	if freeNow {
+		d.scheduleFreeC()
+	}
 }
 
 // dnsError returns the error of the bufferevent's last lookup by name, or

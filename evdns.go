@@ -86,6 +86,10 @@ type DNSBase struct {
 	// resolver. The evdns_base is freed only after they are, because
 	// libevent keeps using it for their lookups.
 	httpConns map[*HTTPConnection]struct{}
+	// lookupBEVs are the bufferevents whose ConnectHostname lookup may
+	// still run in libevent. The evdns_base is freed only after their
+	// lookups end (see BufferEvent.startLookup).
+	lookupBEVs map[*BufferEvent]struct{}
 	// shutDown is set once Close has failed the pending requests.
 	shutDown bool
 	// cFreed is set once evdns_base_free has run.
@@ -183,7 +187,9 @@ func (d *DNSBase) Base() *Base {
 // Close fails every pending lookup with ErrDNSShutdown and frees the
 // resolver (evdns_base_free). The callbacks of the pending lookups run
 // before Close returns: on the loop's goroutine when the loop runs, and on
-// the caller's goroutine otherwise.
+// the caller's goroutine otherwise. Lookups of BufferEvent.ConnectHostname
+// are the exception: they finish or time out as usual, and the C resolver
+// is freed after the last of them.
 // libevent 2.1.12 frees the resolver with or without calling back its
 // pending requests; Close always calls them back, because a lookup that
 // never completes leaks whatever waits for it. Closing twice is harmless.
@@ -291,13 +297,20 @@ func (d *DNSBase) scheduleFreeC() {
 // libevent holds are released.
 func (d *DNSBase) freeWithBase() {
 	d.life.close()
-	// The connections that use the evdns_base go first; the Base frees
-	// its children in no particular order.
+	// The HTTP connections and the bufferevents that use the evdns_base
+	// go first, because the Base frees its children in no particular order.
 	d.mu.Lock()
 	conns := d.takeHTTPConnections()
+	bevs := make([]*BufferEvent, 0, len(d.lookupBEVs))
+	for bev := range d.lookupBEVs {
+		bevs = append(bevs, bev)
+	}
 	d.mu.Unlock()
 	for _, c := range conns {
 		c.freeWithBase()
+	}
+	for _, bev := range bevs {
+		bev.freeWithBase()
 	}
 	d.mu.Lock()
 	d.shutDown = true

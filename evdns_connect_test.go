@@ -87,3 +87,58 @@ func TestConnectHostname(t *testing.T) {
 		assert.ErrorIs(t, bev.ConnectHostname(nil, unix.AF_INET, "echo.test", port), ErrInvalid)
 	})
 }
+
+// TestConnectHostnameResolverClosedFirst closes the resolver while two
+// bufferevents wait for their lookups, which a silent nameserver never
+// answers. The resolver's evdns_base stays until the lookups end, because
+// libevent reads it when a bufferevent closed later cancels its lookup, and
+// the lookup that is left still ends with the timeout's error.
+func TestConnectHostnameResolverClosedFirst(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		d := newTestResolver(t, b, silentUDPServer(t))
+		require.NoError(t, d.SetTimeout(100*time.Millisecond))
+		require.NoError(t, d.SetAttempts(1))
+
+		type event struct {
+			what BEVEvents
+			err  error
+		}
+		events := make(chan event, 4)
+		waiting, err := b.NewBufferEvent(-1, BEVOptCloseOnFree|BEVOptThreadSafe)
+		require.NoError(t, err)
+		t.Cleanup(func() { waiting.Close() })
+		require.NoError(t, waiting.SetCallbacks(nil, nil, func(_ *BufferEvent, what BEVEvents, err error) {
+			events <- event{what, err}
+		}))
+		require.NoError(t, waiting.ConnectHostname(d, unix.AF_INET, "slow.test", 80))
+
+		closedEarly, err := b.NewBufferEvent(-1, BEVOptCloseOnFree|BEVOptThreadSafe)
+		require.NoError(t, err)
+		require.NoError(t, closedEarly.ConnectHostname(d, unix.AF_INET, "slow.test", 80))
+
+		require.NoError(t, d.Close())
+		require.NoError(t, closedEarly.Close())
+		d.mu.Lock()
+		assert.False(t, d.cFreed, "the evdns_base was freed while a lookup ran")
+		d.mu.Unlock()
+		assert.ErrorIs(t, waiting.ConnectHostname(d, unix.AF_INET, "slow.test", 80), ErrClosed)
+		runLoop(t, b)
+
+		select {
+		case ev := <-events:
+			assert.Equal(t, BEVEventError, ev.what&BEVEventError)
+			var dnsErr *DNSError
+			require.ErrorAs(t, ev.err, &dnsErr)
+			assert.Equal(t, "slow.test", dnsErr.Name)
+		case <-time.After(time.Minute):
+			t.Fatal("no error event within a minute of the resolver's Close")
+		}
+		// The resolver's C memory goes once its last lookup has ended.
+		waitFor(t, "the resolver's evdns_base to be freed", func() bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return d.cFreed
+		})
+	})
+}

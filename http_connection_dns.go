@@ -51,9 +51,10 @@ func (d *DNSBase) takeHTTPConnections() []*HTTPConnection {
 }
 
 // idleLocked reports whether libevent holds no lookup of d: no request
-// that will still call back and no HTTP connection. d.mu is held.
+// that will still call back, no HTTP connection and no bufferevent that
+// connects by name. d.mu is held.
 func (d *DNSBase) idleLocked() bool {
-	return len(d.outstanding) == 0 && len(d.httpConns) == 0
+	return len(d.outstanding) == 0 && len(d.httpConns) == 0 && len(d.lookupBEVs) == 0
 }
 
 // lookupError returns the error of the connection's last lookup of its
