@@ -135,14 +135,11 @@ func (bev *BufferEvent) endLookup() {
 // removeLookupBEV drops bev from d's lookups, and frees the evdns_base of a
 // closed d that was waiting only for it.
 func (d *DNSBase) removeLookupBEV(bev *BufferEvent) {
-	d.mu.Lock()
-	_, had := d.lookupBEVs[bev]
-	delete(d.lookupBEVs, bev)
-	freeNow := had && d.shutDown && !d.cFreed && d.idleLocked()
-	d.mu.Unlock()
-	if freeNow {
-		d.scheduleFreeC()
-	}
+	d.removeUser(func() bool {
+		_, had := d.lookupBEVs[bev]
+		delete(d.lookupBEVs, bev)
+		return had
+	})
 }
 
 // dnsError returns the error of the bufferevent's last lookup by name, or

@@ -31,9 +31,19 @@ func (d *DNSBase) addHTTPConnection(c *HTTPConnection) bool {
 // removeHTTPConnection drops c from d once its C connection is freed, and frees
 // the evdns_base if d was waiting only for it.
 func (d *DNSBase) removeHTTPConnection(c *HTTPConnection) {
+	d.removeUser(func() bool {
+		_, had := d.httpConns[c]
+		delete(d.httpConns, c)
+		return had
+	})
+}
+
+// removeUser runs remove, which drops a user of d's evdns_base under d.mu
+// and reports whether it was there. If d is closed and waited only for that
+// user, removeUser then frees the evdns_base.
+func (d *DNSBase) removeUser(remove func() bool) {
 	d.mu.Lock()
-	_, had := d.httpConns[c]
-	delete(d.httpConns, c)
+	had := remove()
 	freeNow := had && d.shutDown && !d.cFreed && d.idleLocked()
 	d.mu.Unlock()
 	if freeNow {
