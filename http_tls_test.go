@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -349,6 +350,9 @@ func TestHTTPSClientVerifyFailures(t *testing.T) {
 			io.WriteString(w, "should not be reached")
 		}))
 		srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert.tlsCertificate(t)}}
+		// Every handshake here fails on purpose, and the server would log
+		// each failure.
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 		srv.StartTLS()
 		t.Cleanup(srv.Close)
 		return srv.Listener.Addr().(*net.TCPAddr).Port
