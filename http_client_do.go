@@ -71,9 +71,9 @@ func NewHTTPClientDNS(base *Base, dns *DNSBase) (*HTTPClient, error) {
 }
 
 // Do sends req and waits for the whole response. req.URL must be an
-// absolute "http" or "https" URL. Its host is an IP literal or, for http
-// and when the client has a resolver, a host name; the port defaults to 80
-// and 443. An https URL needs the TLS configuration of SetTLSConfig.
+// absolute "http" or "https" URL. Its host is an IP literal or, when the
+// client has a resolver, a host name; the port defaults to 80 and 443. An
+// https URL needs the TLS configuration of SetTLSConfig.
 // req.Context() is ignored in favor of ctx. When ctx ends first, Do
 // cancels the request on the loop and returns an error that matches
 // ctx.Err().
@@ -145,8 +145,6 @@ func (c *HTTPClient) connection(host string, port int, https bool) (*HTTPConnect
 	case c.dialTLS == nil:
 		err = invalidError(op, "an https URL needs a TLS configuration; call SetTLSConfig (builds with OpenSSL only)")
 	default:
-		// NOTE: HTTPS connections take IP literals only, so an https URL
-		// with a host name fails here even when the client has a resolver.
 		conn, err = c.dialTLS(key.host, port)
 	}
 	if err != nil {

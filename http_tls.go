@@ -116,17 +116,26 @@ func (httpsConnection) failure(c *HTTPConnection) error {
 // NewHTTPSConnection creates a connection to the HTTPS server at host and
 // port on base (evhttp_connection_base_bufferevent_new with an OpenSSL
 // bufferevent in connecting state). host must be an IP literal, as for
-// [NewHTTPConnection]. cfg is a context from NewTLSClientConfig; the
-// server's certificate must match cfg's ServerName, a host name or an IP
-// address, unless cfg verifies nothing (TLSVerifyNone). The Host header
-// of requests without one is ServerName and port when ServerName is a
-// name. The connection keeps its own reference to cfg's context.
+// [NewHTTPConnection]; [NewHTTPSConnectionDNS] connects by name. cfg is a
+// context from NewTLSClientConfig. The server's certificate must match
+// cfg's ServerName, a host name or an IP address, unless cfg verifies
+// nothing (TLSVerifyNone). The Host header of requests without one is
+// ServerName and port when ServerName is a name. The connection keeps its own reference to cfg's context.
 //
 // A request whose handshake fails gets an error that wraps a *TLSError,
 // whose text names the verification failure, such as "certificate has
 // expired" or "hostname mismatch". A server that closes the connection
 // without a TLS close_notify ends it as cleanly as one that sends it.
 func NewHTTPSConnection(base *Base, host string, port int, cfg *TLSConfig) (*HTTPConnection, error) {
+	return NewHTTPSConnectionDNS(base, nil, host, port, cfg)
+}
+
+// NewHTTPSConnectionDNS creates a connection to the HTTPS server at host
+// and port on base that looks host up with the resolver dns, as
+// [NewHTTPConnectionDNS] does, and otherwise works as [NewHTTPSConnection].
+// The certificate is verified against cfg's ServerName, not against host.
+// With a nil dns it behaves as NewHTTPSConnection.
+func NewHTTPSConnectionDNS(base *Base, dns *DNSBase, host string, port int, cfg *TLSConfig) (*HTTPConnection, error) {
 	const op = "evhttp_connection_base_bufferevent_new"
 	ref, err := takeContext(op, cfg, false)
 	if err != nil {
@@ -141,10 +150,10 @@ func NewHTTPSConnection(base *Base, host string, port int, cfg *TLSConfig) (*HTT
 		name = C.CString(cfg.serverName)
 		defer C.free(unsafe.Pointer(name))
 	}
-	c, err := createHTTPConnection(op, base, nil, host, port,
-		func(address *C.char, cport C.ev_uint16_t, _ *C.struct_evdns_base) (*C.struct_evhttp_connection, error) {
+	c, err := createHTTPConnection(op, base, dns, host, port,
+		func(address *C.char, cport C.ev_uint16_t, dnsPtr *C.struct_evdns_base) (*C.struct_evhttp_connection, error) {
 			var errs C.struct_golibevent_tls_errors
-			ptr, errno := C.golibevent_https_connection_new(base.ptr, ref.ctx, name, address,
+			ptr, errno := C.golibevent_https_connection_new(base.ptr, dnsPtr, ref.ctx, name, address,
 				C.ushort(cport), &errs)
 			if ptr == nil {
 				return nil, tlsError(op, &errs, errno)
@@ -185,7 +194,7 @@ func (c *HTTPClient) SetTLSConfig(cfg *TLSConfig) error {
 		return wrapError(op, ErrClosed)
 	}
 	c.dialTLS = func(addr string, port int) (*HTTPConnection, error) {
-		return NewHTTPSConnection(c.base, addr, port, cfg)
+		return NewHTTPSConnectionDNS(c.base, c.dns, addr, port, cfg)
 	}
 	return nil
 }

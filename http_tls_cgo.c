@@ -108,8 +108,8 @@ void golibevent_https_set_server_ctx(struct evhttp *http, SSL_CTX *ctx)
 }
 
 struct evhttp_connection *golibevent_https_connection_new(
-    struct event_base *base, SSL_CTX *ctx, const char *host,
-    const char *address, unsigned short port,
+    struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
+    const char *host, const char *address, unsigned short port,
     struct golibevent_tls_errors *errs)
 {
 	SSL *ssl;
@@ -138,7 +138,7 @@ struct evhttp_connection *golibevent_https_connection_new(
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	evcon = evhttp_connection_base_bufferevent_new(base, NULL, bev,
+	evcon = evhttp_connection_base_bufferevent_new(base, dns, bev,
 	    address, port);
 	if (evcon == NULL) {
 		/* evhttp frees no bufferevent that it did not take over, and it

@@ -17,11 +17,12 @@ void golibevent_https_set_server_ctx(struct evhttp *http, SSL_CTX *ctx);
 
 /* Creates a client connection to address and port whose bufferevent speaks
  * TLS with ctx (evhttp_connection_base_bufferevent_new over an OpenSSL
- * bufferevent). host, when not NULL, is the name or IP address that the
- * server's certificate must match. Returns NULL with errs or errno set. */
+ * bufferevent). address is looked up with dns when dns is not NULL. host,
+ * when not NULL, is the name or IP address that the server's certificate
+ * must match. Returns NULL with errs or errno set. */
 struct evhttp_connection *golibevent_https_connection_new(
-    struct event_base *base, SSL_CTX *ctx, const char *host,
-    const char *address, unsigned short port,
+    struct event_base *base, struct evdns_base *dns, SSL_CTX *ctx,
+    const char *host, const char *address, unsigned short port,
     struct golibevent_tls_errors *errs);
 
 /* Moves the TLS errors of the connection's last failure into errs: the

@@ -477,3 +477,48 @@ func TestHTTPSConnectionRejectsBadInput(t *testing.T) {
 		assert.ErrorIs(t, err, ErrClosed)
 	})
 }
+
+// TestHTTPSConnectionByName connects by a name that the test's DNS server
+// answers, verifies the certificate against ServerName, and does the same
+// for https URLs of an HTTPClient with that resolver.
+func TestHTTPSConnectionByName(t *testing.T) {
+	p := newTestPKI(t)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		hs := startHTTPSServer(t, bk, p.server)
+		port, err := strconv.Atoi(hs.port)
+		require.NoError(t, err)
+		s := newNameTestSetup(t, bk)
+
+		c, err := NewHTTPSConnectionDNS(s.base, s.dns, "web.test", port, clientConfig(t, p, "localhost"))
+		require.NoError(t, err)
+		defer c.Close()
+		assert.Same(t, s.dns, c.DNSBase())
+		resp, err := doRequest(t, c, http.MethodGet, "/hello", nil)
+		require.NoError(t, err)
+		assert.Equal(t, "hello over TLS", string(resp.Body))
+
+		// The name resolves, but the certificate is not for ServerName.
+		wrongName, err := NewHTTPSConnectionDNS(s.base, s.dns, "web.test", port, clientConfig(t, p, "web.test"))
+		require.NoError(t, err)
+		defer wrongName.Close()
+		_, err = doRequest(t, wrongName, http.MethodGet, "/hello", nil)
+		assert.Equal(t, 62, tlsFailure(t, err).VerifyResult, "X509_V_ERR_HOSTNAME_MISMATCH")
+
+		missing, err := NewHTTPSConnectionDNS(s.base, s.dns, "missing.test", port, clientConfig(t, p, "localhost"))
+		require.NoError(t, err)
+		defer missing.Close()
+		_, err = doRequest(t, missing, http.MethodGet, "/hello", nil)
+		assert.ErrorIs(t, err, ErrEAINoName)
+
+		client, err := NewHTTPClientDNS(s.base, s.dns)
+		require.NoError(t, err)
+		defer client.Close()
+		require.NoError(t, client.SetTLSConfig(clientConfig(t, p, "localhost")))
+		ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+		defer cancel()
+		resp, err = client.Get(ctx, fmt.Sprintf("https://web.test:%d/hello", port))
+		require.NoError(t, err)
+		assert.Equal(t, "hello over TLS", string(resp.Body))
+		assert.Equal(t, int32(2), hs.requests.Load(), "requests that reached the server")
+	})
+}
