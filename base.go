@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/golibevent/libevent/internal/goroutine"
 )
 
 // maxPriorities is the number of priorities a base can have, exclusive
@@ -77,6 +79,10 @@ type Base struct {
 	// inside libevent, 0 otherwise. Callbacks run on that thread, so a match
 	// shows that a call comes from a callback of this base.
 	loopThread atomic.Uintptr
+	// loopGoroutine is goroutine.Current of the goroutine that runs the
+	// loop, 0 when none does. Callbacks run on that goroutine, so with
+	// loopThread set it shows a call from a callback without a cgo call.
+	loopGoroutine atomic.Uintptr
 	// panicked is the first panic recovered from a callback during the
 	// current loop run. Only the loop's goroutine touches it.
 	panicked *callbackPanic
@@ -211,7 +217,15 @@ func (b *Base) leave() {
 // running loop, which means it is one of the loop's callbacks.
 func (b *Base) onLoopThread() bool {
 	thread := b.loopThread.Load()
-	return thread != 0 && thread == uintptr(C.golibevent_current_thread())
+	if thread == 0 {
+		return false
+	}
+	// While loopThread is set, the loop's goroutine is inside libevent,
+	// and it runs Go code only in the callbacks.
+	if g := goroutine.Current(); g != 0 {
+		return g == b.loopGoroutine.Load()
+	}
+	return thread == uintptr(C.golibevent_current_thread())
 }
 
 // Close closes the events created on the base, and the buffers that defer
@@ -403,6 +417,7 @@ func (b *Base) loop(op string, flags C.int, runID uint64) error {
 	b.activeRun = runID
 	b.breakRequested.Store(false)
 	b.stoppedByBreak = false
+	b.loopGoroutine.Store(goroutine.Current())
 	var r C.int
 	var errno error
 	if flags&^C.EVLOOP_NO_EXIT_ON_EMPTY == 0 {
@@ -410,6 +425,7 @@ func (b *Base) loop(op string, flags C.int, runID uint64) error {
 	} else {
 		r, errno = C.golibevent_loop(b.ptr, flags, b.loopThreadPtr())
 	}
+	b.loopGoroutine.Store(0)
 	b.activeRun = 0
 
 	p := b.panicked
