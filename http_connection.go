@@ -48,6 +48,7 @@ type HTTPConnection struct {
 	dns *DNSBase
 	// host is the host name, or the IP literal in its canonical form.
 	host string
+	port int
 	// addr is the server's address (the zero value for a host name), and
 	// hostHeader the value of the Host header that requests without one
 	// get, such as "[::1]:8080".
@@ -159,6 +160,7 @@ func createHTTPConnection(op string, base *Base, dns *DNSBase, host string, port
 	c := &HTTPConnection{
 		base:    base,
 		dns:     dns,
+		port:    port,
 		pending: make(map[*HTTPCall]struct{}),
 	}
 	target := name
@@ -221,7 +223,7 @@ func parseHTTPHost(op, host string, namesAllowed bool) (netip.Addr, string, erro
 
 // errNotIPLiteral marks a host that is neither an IP literal nor a
 // malformed one, which makes it a host name.
-var errNotIPLiteral = errors.New("host names need a DNS resolver: use NewHTTPConnectionDNS")
+var errNotIPLiteral = errors.New("host names need a DNS resolver: pass a DNSBase to NewHTTPConnectionDNS, NewHTTPSConnectionDNS or NewHTTPClientDNS")
 
 // parseIPLiteral parses an IP address with or without the brackets of a
 // URI's host.
@@ -619,11 +621,14 @@ func (c *HTTPConnection) removePending(call *HTTPCall) {
 	c.mu.Unlock()
 }
 
-// String describes the connection by its server's address or host name and
-// port, such as "HTTPConnection(127.0.0.1:8080)".
+// String describes the connection by the address or host name and port
+// that it connects to, such as "HTTPConnection(127.0.0.1:8080)".
 func (c *HTTPConnection) String() string {
 	if c == nil {
 		return "<nil>"
 	}
-	return "HTTPConnection(" + c.hostHeader + ")"
+	if c.addr.IsValid() {
+		return "HTTPConnection(" + c.addr.String() + ")"
+	}
+	return "HTTPConnection(" + net.JoinHostPort(c.host, strconv.Itoa(c.port)) + ")"
 }

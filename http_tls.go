@@ -133,8 +133,10 @@ func NewHTTPSConnection(base *Base, host string, port int, cfg *TLSConfig) (*HTT
 // NewHTTPSConnectionDNS creates a connection to the HTTPS server at host
 // and port on base that looks host up with the resolver dns, as
 // [NewHTTPConnectionDNS] does, and otherwise works as [NewHTTPSConnection].
-// The certificate is verified against cfg's ServerName, not against host.
-// With a nil dns it behaves as NewHTTPSConnection.
+// The certificate is verified against cfg's ServerName, not against host,
+// and when ServerName is a name, requests without a Host header get
+// ServerName and port as their Host, as there. (HTTPClient sets Host from
+// the URL.) With a nil dns it behaves as NewHTTPSConnection.
 func NewHTTPSConnectionDNS(base *Base, dns *DNSBase, host string, port int, cfg *TLSConfig) (*HTTPConnection, error) {
 	const op = "evhttp_connection_base_bufferevent_new"
 	ref, err := takeContext(op, cfg, false)

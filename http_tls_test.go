@@ -413,7 +413,7 @@ func TestHTTPSClientAndServer(t *testing.T) {
 		local, err := c.LocalAddr()
 		require.NoError(t, err)
 		assert.Equal(t, strconv.Itoa(local.(*net.TCPAddr).Port)+"\n", string(first.Body))
-		assert.Equal(t, "HTTPConnection(localhost:"+hs.port+")", c.String())
+		assert.Equal(t, "HTTPConnection(127.0.0.1:"+hs.port+")", c.String(), "String names the address, not ServerName")
 
 		// After the server closes the connection, the next request makes a
 		// new handshake on a new socket.
@@ -493,6 +493,7 @@ func TestHTTPSConnectionByName(t *testing.T) {
 		require.NoError(t, err)
 		defer c.Close()
 		assert.Same(t, s.dns, c.DNSBase())
+		assert.Equal(t, "HTTPConnection(web.test:"+hs.port+")", c.String())
 		resp, err := doRequest(t, c, http.MethodGet, "/hello", nil)
 		require.NoError(t, err)
 		assert.Equal(t, "hello over TLS", string(resp.Body))
