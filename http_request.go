@@ -162,20 +162,27 @@ func (r *HTTPRequest) call(op string, fn func(req *C.struct_evhttp_request) erro
 		return err
 	}
 	defer b.leave()
+	if b.onLoopThread() {
+		// A handler's own calls, the usual case, need no closure.
+		return r.callHere(op, fn)
+	}
 	var err error
-	runErr := b.callOnLoop(func() {
-		r.callMu.Lock()
-		defer r.callMu.Unlock()
-		if r.ptr == nil {
-			err = wrapError(op, r.gone)
-			return
-		}
-		err = fn(r.ptr)
-	})
+	runErr := b.callOnLoop(func() { err = r.callHere(op, fn) })
 	if runErr != nil {
 		return runErr
 	}
 	return err
+}
+
+// callHere runs fn with the C request, or fails with the error that the
+// request's end left. It runs on the loop goroutine.
+func (r *HTTPRequest) callHere(op string, fn func(req *C.struct_evhttp_request) error) error {
+	r.callMu.Lock()
+	defer r.callMu.Unlock()
+	if r.ptr == nil {
+		return wrapError(op, r.gone)
+	}
+	return fn(r.ptr)
 }
 
 // finish lets go of the C request: after the final reply, or when the owner
