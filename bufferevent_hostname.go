@@ -23,7 +23,10 @@ import (
 // socket there before the lookup.
 //
 // Closing d does not end the lookup: it finishes or times out as usual, and
-// d's C resolver is freed after it.
+// d's C resolver is freed after it. For a bufferevent from WrapBufferEvent,
+// whose C owner frees it, close d only after the lookup has ended or the
+// bufferevent is freed: libevent 2.1.12 reads the resolver when it cancels
+// the lookup of a bufferevent it frees.
 func (bev *BufferEvent) ConnectHostname(d *DNSBase, family int, host string, port int) error {
 	const op = "bufferevent_socket_connect_hostname"
 	if d == nil || d.ptr == nil {
@@ -60,10 +63,13 @@ func (bev *BufferEvent) ConnectHostname(d *DNSBase, family int, host string, por
 	bev.mu.Unlock()
 	var r C.int
 	var closed bool
+	// C code frees a wrapped bufferevent, and the package cannot see its
+	// lookup end, so d does not wait for it.
+	tracked := !bev.isForeign()
 	err := bev.base.callOnLoop(func() {
 		// libevent may finish the lookup, and send the event, before
 		// bufferevent_socket_connect_hostname returns.
-		if !bev.startLookup(d) {
+		if tracked && !bev.startLookup(d) {
 			closed = true
 			return
 		}
