@@ -9,6 +9,9 @@ export PATH := $(PATH):/usr/local/go/bin
 
 LINECOUNT := examples/linecount/linecount
 HTTPD := examples/httpd/httpd
+# The loopback port of the demo's HTTP server; set another one when 8080 is
+# taken: make demo DEMO_PORT=8081
+DEMO_PORT ?= 8080
 MIXED_C := examples/mixed-c/build/mixed-c
 
 .PHONY: setup setup-test demo mixed-c test vet bench
@@ -27,12 +30,12 @@ demo: setup
 	@echo "== linecount on a pipe that a shell loop feeds for about 3 seconds"
 	for i in 1 2 3 4 5 6; do cat /usr/include/event2/*.h; sleep 0.5; done | ./$(LINECOUNT)
 	$(GO) build -o $(HTTPD) ./examples/httpd
-	@echo "== httpd on 127.0.0.1:8080 for 5 seconds, serving /usr/include/event2, asked by curl"
-	./$(HTTPD) -listen 127.0.0.1:8080 -root /usr/include/event2 -for 5s & \
-	for i in 1 2 3 4 5 6 7 8 9 10; do curl -s -o /dev/null http://127.0.0.1:8080/hello && break; sleep 0.2; done; \
-	curl -sS -i http://127.0.0.1:8080/hello; \
-	curl -sS -I http://127.0.0.1:8080/http.h; \
-	curl -sS -o /dev/null -w '/missing: %{http_code}\n' http://127.0.0.1:8080/missing; \
+	@echo "== httpd on 127.0.0.1:$(DEMO_PORT) for 5 seconds, serving /usr/include/event2, asked by curl"
+	./$(HTTPD) -listen 127.0.0.1:$(DEMO_PORT) -root /usr/include/event2 -for 5s & \
+	for i in 1 2 3 4 5 6 7 8 9 10; do curl -s -o /dev/null http://127.0.0.1:$(DEMO_PORT)/hello && break; sleep 0.2; done; \
+	curl -sS -i http://127.0.0.1:$(DEMO_PORT)/hello; \
+	curl -sS -I http://127.0.0.1:$(DEMO_PORT)/http.h; \
+	curl -sS -o /dev/null -w '/missing: %{http_code}\n' http://127.0.0.1:$(DEMO_PORT)/missing; \
 	wait
 
 # The C program of examples/mixed-c, which shares its event_base and HTTP
