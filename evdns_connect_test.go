@@ -89,8 +89,8 @@ func TestConnectHostname(t *testing.T) {
 }
 
 // TestConnectHostnameResolverClosedFirst closes the resolver while two
-// bufferevents wait for their lookups, which a silent nameserver never
-// answers. The resolver's evdns_base stays until the lookups end, because
+// bufferevents wait for their lookups, to which a silent nameserver never
+// replies. The resolver's evdns_base stays until the lookups end, because
 // libevent reads it when a bufferevent closed later cancels its lookup, and
 // the lookup that is left still ends with the timeout's error.
 func TestConnectHostnameResolverClosedFirst(t *testing.T) {

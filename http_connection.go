@@ -48,6 +48,7 @@ type HTTPConnection struct {
 	dns *DNSBase
 	// host is the host name, or the IP literal in its canonical form.
 	host string
+	// port is the server's TCP port.
 	port int
 	// addr is the server's address (the zero value for a host name), and
 	// hostHeader the value of the Host header that requests without one

@@ -120,7 +120,8 @@ func (httpsConnection) failure(c *HTTPConnection) error {
 // context from NewTLSClientConfig. The server's certificate must match
 // cfg's ServerName, a host name or an IP address, unless cfg verifies
 // nothing (TLSVerifyNone). The Host header of requests without one is
-// ServerName and port when ServerName is a name. The connection keeps its own reference to cfg's context.
+// ServerName and port when ServerName is a name. The connection keeps its
+// own reference to cfg's context.
 //
 // A request whose handshake fails gets an error that wraps a *TLSError,
 // whose text names the verification failure, such as "certificate has
@@ -133,10 +134,10 @@ func NewHTTPSConnection(base *Base, host string, port int, cfg *TLSConfig) (*HTT
 // NewHTTPSConnectionDNS creates a connection to the HTTPS server at host
 // and port on base that looks host up with the resolver dns, as
 // [NewHTTPConnectionDNS] does, and otherwise works as [NewHTTPSConnection].
-// The certificate is verified against cfg's ServerName, not against host,
-// and when ServerName is a name, requests without a Host header get
-// ServerName and port as their Host, as there. (HTTPClient sets Host from
-// the URL.) With a nil dns it behaves as NewHTTPSConnection.
+// The certificate is verified against cfg's ServerName, not against host.
+// When ServerName is a name, requests without a Host header get ServerName
+// and port as their Host, while HTTPClient sets Host from the URL. With a
+// nil dns it behaves as NewHTTPSConnection.
 func NewHTTPSConnectionDNS(base *Base, dns *DNSBase, host string, port int, cfg *TLSConfig) (*HTTPConnection, error) {
 	const op = "evhttp_connection_base_bufferevent_new"
 	ref, err := takeContext(op, cfg, false)
