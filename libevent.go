@@ -91,6 +91,20 @@
 // Listener.Close, Enable and Disable return at once, and the loop carries
 // them out after the callback.
 //
+// # Memory
+//
+// When it is initialized, the package gives libevent allocation functions
+// (event_set_mem_functions) that keep freed blocks in a cache per thread:
+// up to 64 blocks of each size class from 16 bytes to 16 KiB, and at most
+// 256 KiB per thread, given back to free when the thread ends. A Go
+// program always runs several threads, and there glibc's malloc takes a
+// lock for each of the many small allocations of libevent's HTTP code that
+// its own cache does not serve. Every block is an ordinary malloc block, so
+// C code may free with free() what libevent returns, as libevent documents.
+// GOLIBEVENT_MEMCACHE=off in the environment keeps libevent on plain malloc,
+// for example in a C program that sets its own functions; builds with
+// AddressSanitizer (go build -asan) never install the cache.
+//
 // # Signals
 //
 // [Base.NewSignalEvent] delivers signals through os/signal rather than
@@ -198,6 +212,7 @@ func init() {
 	if err := checkVersion(VersionNumber(), Version()); err != nil {
 		panic(err)
 	}
+	installMemCache()
 	if C.golibevent_setup() != 0 {
 		panic("libevent: evthread_use_pthreads failed; libevent was built without pthreads support")
 	}

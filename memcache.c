@@ -1,0 +1,328 @@
+/*
+ * A cache per thread in front of malloc, for libevent's own allocations.
+ *
+ * An HTTP request makes about 26 small allocations inside evhttp (headers,
+ * their names and values, request lines, buffers). A single-threaded C
+ * program gets most of them from glibc without a lock. A Go program always
+ * runs several threads, so glibc takes its arena lock for each allocation
+ * that its own per-thread cache (tcache) does not serve, such as calloc and
+ * sizes whose tcache bin is empty or full. This cache keeps up to
+ * CLASS_LIMIT freed blocks per size class, per thread, without locks: at
+ * most GROUP_BYTES of small blocks and GROUP_BYTES of large ones, so that
+ * large blocks never crowd out the small ones. Its blocks come from malloc and go back to free, so code
+ * that calls malloc and free directly can share every block with it.
+ */
+#include "memcache.h"
+
+#include <event2/event.h>
+
+#include <malloc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Classes 0 to 63 are blocks of 16 to 1024 bytes in steps of 16, and
+ * classes 64 to 67 are blocks of 2, 4, 8 and 16 KiB. On 64-bit systems
+ * libevent 2.1 allocates evbuffer chains in powers of two from 1024 bytes
+ * (MIN_BUFFER_SIZE in evbuffer-internal.h). */
+#define SMALL_STEP 16
+#define SMALL_CLASSES 64
+#define LARGE_CLASSES 4
+#define CLASSES (SMALL_CLASSES + LARGE_CLASSES)
+#define SMALL_MAX ((size_t)SMALL_STEP * SMALL_CLASSES)
+#define LARGE_MIN ((size_t)2048)
+#define LARGE_MAX (LARGE_MIN << (LARGE_CLASSES - 1))
+
+#define CLASS_LIMIT 64
+#define GROUP_BYTES ((size_t)128 * 1024)
+
+struct cached_block {
+	struct cached_block *next;
+};
+
+struct thread_cache {
+	struct cached_block *head[CLASSES];
+	unsigned count[CLASSES];
+	/* Bytes kept in small blocks (bytes[0]) and in large ones (bytes[1]). */
+	size_t bytes[2];
+	/* 0 before the thread first caches a block, 1 while it caches, and -1
+	 * once the thread's exit handler has emptied the cache. */
+	int state;
+	uint64_t hits;
+	uint64_t misses;
+};
+
+static __thread struct thread_cache cache;
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+static int exit_key_created;
+/* Blocks that exit handlers gave back to free, in all threads. The checks
+ * read it. */
+static uint64_t blocks_released_at_exit;
+
+static int class_group(int c)
+{
+	return c >= SMALL_CLASSES;
+}
+
+static size_t class_size(int c)
+{
+	if (c < SMALL_CLASSES)
+		return (size_t)(c + 1) * SMALL_STEP;
+	return LARGE_MIN << (c - SMALL_CLASSES);
+}
+
+/* class_for_request returns the smallest class whose blocks hold n bytes,
+ * or -1 when n is larger than every class. */
+static int class_for_request(size_t n)
+{
+	int c;
+	if (n <= SMALL_MAX)
+		return n == 0 ? 0 : (int)((n - 1) / SMALL_STEP);
+	if (n > LARGE_MAX)
+		return -1;
+	for (c = SMALL_CLASSES; class_size(c) < n; c++)
+		;
+	return c;
+}
+
+/* class_for_block returns the largest class whose size fits in a block of
+ * usable bytes, or -1, so that a block taken from class c always has room for
+ * class_size(c) bytes. */
+static int class_for_block(size_t usable)
+{
+	int c;
+	if (usable < SMALL_STEP)
+		return -1;
+	if (usable < LARGE_MIN) {
+		c = (int)(usable / SMALL_STEP);
+		return (c > SMALL_CLASSES ? SMALL_CLASSES : c) - 1;
+	}
+	for (c = SMALL_CLASSES; c + 1 < CLASSES && class_size(c + 1) <= usable; c++)
+		;
+	return c;
+}
+
+/* release_blocks gives every cached block of the calling thread back to
+ * free and returns their number. */
+static uint64_t release_blocks(void)
+{
+	uint64_t released = 0;
+	int c;
+	for (c = 0; c < CLASSES; c++) {
+		while (cache.head[c] != NULL) {
+			struct cached_block *b = cache.head[c];
+			cache.head[c] = b->next;
+			free(b);
+			released++;
+		}
+		cache.count[c] = 0;
+	}
+	cache.bytes[0] = 0;
+	cache.bytes[1] = 0;
+	return released;
+}
+
+/* empty_cache is the destructor of exit_key. It runs when a thread that
+ * cached blocks ends, and the thread caches nothing after that. */
+static void empty_cache(void *unused)
+{
+	uint64_t released;
+	(void)unused;
+	released = release_blocks();
+	cache.state = -1;
+	__atomic_add_fetch(&blocks_released_at_exit, released, __ATOMIC_RELAXED);
+}
+
+static void *cached_malloc(size_t n)
+{
+	int c = class_for_request(n);
+	int from = c;
+	struct cached_block *b;
+	if (c < 0) {
+		cache.misses++;
+		return malloc(n);
+	}
+	b = cache.head[from];
+	if (b == NULL && from + 1 < CLASSES && class_group(from + 1) == class_group(from)) {
+		/* malloc can return a chunk larger than requested, and such a
+		 * block lands one class up when it is freed. */
+		from++;
+		b = cache.head[from];
+	}
+	if (b == NULL) {
+		cache.misses++;
+		return malloc(class_size(c));
+	}
+	cache.head[from] = b->next;
+	cache.count[from]--;
+	cache.bytes[class_group(from)] -= class_size(from);
+	cache.hits++;
+	return b;
+}
+
+static void *cached_realloc(void *p, size_t n)
+{
+	return realloc(p, n);
+}
+
+static void cached_free(void *p)
+{
+	struct cached_block *b = p;
+	int c;
+	if (p == NULL)
+		return;
+	if (cache.state <= 0) {
+		/* The thread's exit handler must be registered before its
+		 * cache keeps any block. */
+		if (cache.state < 0 || !exit_key_created ||
+		    pthread_setspecific(exit_key, &cache) != 0) {
+			free(p);
+			return;
+		}
+		cache.state = 1;
+	}
+	c = class_for_block(malloc_usable_size(p));
+	if (c < 0 || cache.count[c] >= CLASS_LIMIT ||
+	    cache.bytes[class_group(c)] + class_size(c) > GROUP_BYTES) {
+		free(p);
+		return;
+	}
+	b->next = cache.head[c];
+	cache.head[c] = b;
+	cache.count[c]++;
+	cache.bytes[class_group(c)] += class_size(c);
+}
+
+static void create_exit_key(void)
+{
+	exit_key_created = pthread_key_create(&exit_key, empty_cache) == 0;
+}
+
+int golibevent_memcache_install(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	return 0;
+#else
+	pthread_once(&exit_key_once, create_exit_key);
+	event_set_mem_functions(cached_malloc, cached_realloc, cached_free);
+	return 1;
+#endif
+}
+
+void golibevent_memcache_thread_empty(void)
+{
+	release_blocks();
+}
+
+void golibevent_memcache_thread_stats(uint64_t *hits, uint64_t *misses, uint64_t *held)
+{
+	uint64_t n = 0;
+	int c;
+	for (c = 0; c < CLASSES; c++)
+		n += cache.count[c];
+	*hits = cache.hits;
+	*misses = cache.misses;
+	*held = n;
+}
+
+/* check_on_thread runs the checks that need a thread of their own: reuse
+ * and the limits. It stores in *arg the blocks that its cache keeps when it
+ * ends. */
+static void *check_on_thread(void *arg)
+{
+	unsigned *held = arg;
+	void *blocks[CLASS_LIMIT + 8];
+	void *p, *q;
+	int i, c;
+
+	*held = 0;
+	p = cached_malloc(100);
+	cached_free(p);
+	q = cached_malloc(100);
+	if (q != p || cache.hits != 1)
+		return (void *)(intptr_t)10;
+	cached_free(q);
+
+	/* A class keeps at most CLASS_LIMIT blocks. */
+	c = class_for_request(40);
+	for (i = 0; i < CLASS_LIMIT + 8; i++)
+		blocks[i] = cached_malloc(40);
+	for (i = 0; i < CLASS_LIMIT + 8; i++)
+		cached_free(blocks[i]);
+	if (cache.count[c] != CLASS_LIMIT)
+		return (void *)(intptr_t)11;
+
+	/* The cache keeps at most GROUP_BYTES of large blocks, here of 16
+	 * KiB, and they leave room for the small ones. */
+	for (i = 0; i < 20; i++)
+		blocks[i] = cached_malloc(LARGE_MAX);
+	for (i = 0; i < 20; i++)
+		cached_free(blocks[i]);
+	if (cache.bytes[1] > GROUP_BYTES || cache.count[CLASSES - 1] == 0)
+		return (void *)(intptr_t)12;
+	p = cached_malloc(16);
+	cached_free(p);
+	if (cached_malloc(16) != p)
+		return (void *)(intptr_t)13;
+
+	for (c = 0; c < CLASSES; c++)
+		*held += cache.count[c];
+	return NULL;
+}
+
+int golibevent_memcache_check(void)
+{
+	pthread_t thread;
+	void *result;
+	unsigned held;
+	uint64_t released_before;
+	size_t n;
+	int c;
+
+	/* The checks run the cache's functions directly, so they also run in
+	 * builds that never install them. */
+	pthread_once(&exit_key_once, create_exit_key);
+
+	/* A request gets the smallest class that is large enough. */
+	for (n = 0; n <= LARGE_MAX + 1; n++) {
+		c = class_for_request(n);
+		if (n > LARGE_MAX) {
+			if (c != -1)
+				return 1;
+			continue;
+		}
+		if (c < 0 || class_size(c) < n || (c > 0 && class_size(c - 1) >= n && n > 0))
+			return 2;
+	}
+	/* A block goes back to a class no larger than its usable size, and a
+	 * block that malloc gave for class c goes back to class c or, when
+	 * malloc gave more than requested, to a larger one. */
+	for (n = SMALL_STEP; n <= 2 * LARGE_MAX; n++) {
+		c = class_for_block(n);
+		if (c < 0 || class_size(c) > n)
+			return 3;
+	}
+	for (c = 0; c < CLASSES; c++) {
+		void *p = malloc(class_size(c));
+		int back;
+		if (p == NULL)
+			return 4;
+		back = class_for_block(malloc_usable_size(p));
+		free(p);
+		if (back < c)
+			return 5;
+	}
+
+	released_before = __atomic_load_n(&blocks_released_at_exit, __ATOMIC_RELAXED);
+	if (pthread_create(&thread, NULL, check_on_thread, &held) != 0)
+		return 6;
+	if (pthread_join(thread, &result) != 0)
+		return 7;
+	if (result != NULL)
+		return (int)(intptr_t)result;
+	if (held == 0 ||
+	    __atomic_load_n(&blocks_released_at_exit, __ATOMIC_RELAXED) - released_before < held)
+		return 8;
+	return 0;
+}

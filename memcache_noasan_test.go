@@ -1,0 +1,7 @@
+//go:build cgo && !asan
+
+package libevent
+
+// asanBuild reports a build with AddressSanitizer, which never installs the
+// allocation cache.
+const asanBuild = false
