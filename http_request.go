@@ -474,23 +474,73 @@ func cReason(reason string) *C.char {
 	return C.CString(reason)
 }
 
-// beginReply checks code and reason, then runs send on the loop's goroutine
-// with the reason as a C string, unless a reply has already begun.
-func (r *HTTPRequest) beginReply(op string, code int, reason string,
-	send func(req *C.struct_evhttp_request, creason *C.char) error) error {
+// replyKind names the evhttp function that begins a reply.
+type replyKind uint8
+
+const (
+	replyFull  replyKind = iota // evhttp_send_reply
+	replyError                  // evhttp_send_error
+	replyStart                  // evhttp_send_reply_start
+)
+
+// beginReply checks code and reason, then begins a reply of the given kind
+// on the loop's goroutine, unless a reply has already begun. A handler runs
+// on the loop's goroutine, and there the reply needs no closure, which
+// spares each request two heap allocations.
+func (r *HTTPRequest) beginReply(op string, kind replyKind, code int, reason string, body []byte) error {
 	if err := checkStatus(op, code, reason); err != nil {
 		return err
+	}
+	if r == nil || r.base == nil {
+		return invalidError(op, "the HTTPRequest was not created by an HTTPServer or a client")
 	}
 	creason := cReason(reason)
 	if creason != nil {
 		defer C.free(unsafe.Pointer(creason))
 	}
-	return r.call(op, func(req *C.struct_evhttp_request) error {
-		if r.state != replyNone {
-			return wrapError(op, ErrReplied)
+	b := r.base
+	if err := b.enter(op); err != nil {
+		return err
+	}
+	defer b.leave()
+	if b.onLoopThread() {
+		return r.sendReplyHere(op, kind, code, creason, body)
+	}
+	var err error
+	runErr := b.callOnLoop(func() { err = r.sendReplyHere(op, kind, code, creason, body) })
+	if runErr != nil {
+		return runErr
+	}
+	return err
+}
+
+// sendReplyHere begins the reply on the loop goroutine, as callHere runs
+// a function.
+func (r *HTTPRequest) sendReplyHere(op string, kind replyKind, code int, creason *C.char, body []byte) error {
+	r.callMu.Lock()
+	defer r.callMu.Unlock()
+	if r.ptr == nil {
+		return wrapError(op, r.gone)
+	}
+	if r.state != replyNone {
+		return wrapError(op, ErrReplied)
+	}
+	switch kind {
+	case replyFull:
+		if C.golibevent_http_send_reply(r.ptr, C.int(code), creason, cBytes(body), C.size_t(len(body))) != 0 {
+			return opError(op, nil)
 		}
-		return send(req, creason)
-	})
+		r.state = replyDone
+		r.finish(ErrReplied)
+	case replyError:
+		C.golibevent_http_send_error(r.ptr, C.int(code), creason)
+		r.state = replyDone
+		r.finish(ErrReplied)
+	case replyStart:
+		C.golibevent_http_send_reply_start(r.ptr, C.int(code), creason)
+		r.state = replyChunking
+	}
+	return nil
 }
 
 // SendReply sends the reply with status code, reason phrase and body
@@ -499,28 +549,14 @@ func (r *HTTPRequest) beginReply(op string, code int, reason string,
 // are missing from the output headers. It fails with ErrReplied when the
 // request already has a reply, and the request is unusable afterwards.
 func (r *HTTPRequest) SendReply(code int, reason string, body []byte) error {
-	const op = "evhttp_send_reply"
-	return r.beginReply(op, code, reason, func(req *C.struct_evhttp_request, creason *C.char) error {
-		if C.golibevent_http_send_reply(req, C.int(code), creason, cBytes(body), C.size_t(len(body))) != 0 {
-			return opError(op, nil)
-		}
-		r.state = replyDone
-		r.finish(ErrReplied)
-		return nil
-	})
+	return r.beginReply("evhttp_send_reply", replyFull, code, reason, body)
 }
 
 // SendError sends an error reply with status code and a short HTML page
 // that names reason (evhttp_send_error). An empty reason gives the standard
 // phrase for code. The rules of SendReply apply.
 func (r *HTTPRequest) SendError(code int, reason string) error {
-	const op = "evhttp_send_error"
-	return r.beginReply(op, code, reason, func(req *C.struct_evhttp_request, creason *C.char) error {
-		C.golibevent_http_send_error(req, C.int(code), creason)
-		r.state = replyDone
-		r.finish(ErrReplied)
-		return nil
-	})
+	return r.beginReply("evhttp_send_error", replyError, code, reason, nil)
 }
 
 // SendReplyStart starts a reply whose body follows in chunks
@@ -529,12 +565,7 @@ func (r *HTTPRequest) SendError(code int, reason string) error {
 // encoding. Otherwise the body ends when the connection closes or after
 // Content-Length bytes.
 func (r *HTTPRequest) SendReplyStart(code int, reason string) error {
-	const op = "evhttp_send_reply_start"
-	return r.beginReply(op, code, reason, func(req *C.struct_evhttp_request, creason *C.char) error {
-		C.golibevent_http_send_reply_start(req, C.int(code), creason)
-		r.state = replyChunking
-		return nil
-	})
+	return r.beginReply("evhttp_send_reply_start", replyStart, code, reason, nil)
 }
 
 // SendReplyChunk sends data as the next part of a reply that SendReplyStart
