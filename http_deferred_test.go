@@ -25,7 +25,7 @@ func pendingRequests(t *testing.T, s *HTTPServer) int {
 	var n int
 	require.NoError(t, s.do("test", func() error {
 		s.mu.Lock()
-		n = len(s.requests)
+		n = s.requests.len
 		s.mu.Unlock()
 		return nil
 	}))
@@ -191,4 +191,28 @@ func TestHTTPChunkedReply(t *testing.T) {
 		require.NoError(t, sc.Err())
 		assert.Equal(t, []string{"a", "b", "c", "d", "e"}, lines)
 	})
+}
+
+func TestRequestListAddRemove(t *testing.T) {
+	var l requestList
+	a, b, c := &HTTPRequest{}, &HTTPRequest{}, &HTTPRequest{}
+	l.add(a)
+	l.add(b)
+	l.add(c)
+	assert.Equal(t, []*HTTPRequest{c, b, a}, l.all())
+	assert.Equal(t, 3, l.len)
+
+	l.remove(b) // from the middle
+	assert.Equal(t, []*HTTPRequest{c, a}, l.all())
+	l.remove(b) // a second time
+	assert.Equal(t, 2, l.len)
+	l.remove(c) // the head
+	assert.Equal(t, []*HTTPRequest{a}, l.all())
+	l.remove(a) // the last one
+	assert.Empty(t, l.all())
+	assert.Zero(t, l.len)
+	assert.Nil(t, l.head)
+
+	l.add(b) // a removed request can be added again
+	assert.Equal(t, []*HTTPRequest{b}, l.all())
 }

@@ -62,7 +62,6 @@ func WrapHTTPServer(ptr unsafe.Pointer, b *Base) (*HTTPServer, error) {
 		borrowed:   true,
 		paths:      make(map[string]*pathHandler),
 		vhosts:     make(map[*HTTPServer]string),
-		requests:   make(map[*HTTPRequest]struct{}),
 		completing: make(map[*C.struct_evhttp_request]*HTTPRequest),
 	}
 	s.closed, s.cancelClosed = context.WithCancel(context.Background())
@@ -77,10 +76,7 @@ func WrapHTTPServer(ptr unsafe.Pointer, b *Base) (*HTTPServer, error) {
 // runs.
 func (s *HTTPServer) releaseBorrowed() {
 	s.mu.Lock()
-	pending := make([]*HTTPRequest, 0, len(s.requests))
-	for r := range s.requests {
-		pending = append(pending, r)
-	}
+	pending := s.requests.all()
 	paths := make([]string, 0, len(s.paths))
 	for path := range s.paths {
 		paths = append(paths, path)

@@ -143,6 +143,57 @@ type HTTPRequest struct {
 	onComplete func(r *HTTPRequest)
 	chunkFn    func()
 	chunkKey   unsafe.Pointer // registry key of the chunk callback, or nil
+
+	// prev and next link the request into its server's requestList,
+	// under the server's mu, until it has its reply or is freed.
+	prev, next *HTTPRequest
+	listed     bool
+}
+
+// requestList is the set of a server's requests that have no reply yet, a
+// doubly linked list through the requests' own prev and next fields, so
+// that tracking a request costs no allocation and no hashing.
+type requestList struct {
+	head *HTTPRequest
+	len  int
+}
+
+func (l *requestList) add(r *HTTPRequest) {
+	r.prev = nil
+	r.next = l.head
+	if l.head != nil {
+		l.head.prev = r
+	}
+	l.head = r
+	r.listed = true
+	l.len++
+}
+
+// all returns the requests in the list.
+func (l *requestList) all() []*HTTPRequest {
+	out := make([]*HTTPRequest, 0, l.len)
+	for r := l.head; r != nil; r = r.next {
+		out = append(out, r)
+	}
+	return out
+}
+
+// remove takes r out of the list. Removing a request twice is harmless.
+func (l *requestList) remove(r *HTTPRequest) {
+	if !r.listed {
+		return
+	}
+	if r.prev != nil {
+		r.prev.next = r.next
+	} else {
+		l.head = r.next
+	}
+	if r.next != nil {
+		r.next.prev = r.prev
+	}
+	r.prev, r.next = nil, nil
+	r.listed = false
+	l.len--
 }
 
 // newRequest wraps the C request ptr, which owner holds, on base.

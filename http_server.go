@@ -76,7 +76,7 @@ type HTTPServer struct {
 	// connection fails after the reply, so an entry of completing can
 	// outlive its request. A new request at the same address replaces it,
 	// and Close drops the rest.
-	requests   map[*HTTPRequest]struct{}
+	requests   requestList
 	completing map[*C.struct_evhttp_request]*HTTPRequest
 	freed      bool
 
@@ -126,7 +126,6 @@ func newServer(op string, b *Base) (*HTTPServer, error) {
 		base:       b,
 		paths:      make(map[string]*pathHandler),
 		vhosts:     make(map[*HTTPServer]string),
-		requests:   make(map[*HTTPRequest]struct{}),
 		completing: make(map[*C.struct_evhttp_request]*HTTPRequest),
 	}
 	s.closed, s.cancelClosed = context.WithCancel(context.Background())
@@ -243,10 +242,7 @@ func (s *HTTPServer) release() {
 	}
 
 	s.mu.Lock()
-	pending := make([]*HTTPRequest, 0, len(s.requests))
-	for r := range s.requests {
-		pending = append(pending, r)
-	}
+	pending := s.requests.all()
 	s.mu.Unlock()
 	vhosts := s.descendants()
 
@@ -336,7 +332,7 @@ func (s *HTTPServer) watchCompletion(req *C.struct_evhttp_request, r *HTTPReques
 // requestDone removes r from the server, once r has its reply or was freed.
 func (s *HTTPServer) requestDone(r *HTTPRequest) {
 	s.mu.Lock()
-	delete(s.requests, r)
+	s.requests.remove(r)
 	s.mu.Unlock()
 }
 
@@ -749,14 +745,16 @@ func (s *HTTPServer) dispatch(req *C.struct_evhttp_request, fn HandlerFunc) {
 		root.mu.Unlock()
 		return
 	}
-	root.requests[r] = struct{}{}
+	root.requests.add(r)
 	// The completion callback of a request is one slot, which the C owner
 	// of a borrowed server may use, and the server's key would have to
 	// outlive Close for as long as C code serves requests.
 	r.noCompleteHook = root.borrowed
 	// A request at the address of one that libevent freed silently must
 	// not get that request's completion callback.
-	delete(root.completing, req)
+	if len(root.completing) != 0 {
+		delete(root.completing, req)
+	}
 	root.mu.Unlock()
 	if fn == nil {
 		r.SendError(404, "")
