@@ -706,6 +706,29 @@ func (bev *BufferEvent) WriteBuffer(src *Buffer) error {
 	return nil
 }
 
+// MoveInputTo moves all of the input buffer to the output buffer of dst
+// without copying (evbuffer_add_buffer), as a relay between two
+// connections does. dst may be bev itself, which echoes the input. It is
+// one call into C, where ReadBuffer and dst.WriteBuffer are two. Both
+// bufferevents must be usable from the calling goroutine.
+func (bev *BufferEvent) MoveInputTo(dst *BufferEvent) error {
+	const op = "evbuffer_add_buffer"
+	if err := bev.enter(op); err != nil {
+		return err
+	}
+	defer bev.leave()
+	if dst != bev {
+		if err := dst.enter(op); err != nil {
+			return err
+		}
+		defer dst.leave()
+	}
+	if C.golibevent_bev_move_input(bev.ptr, dst.ptr) != 0 {
+		return opError(op, nil)
+	}
+	return nil
+}
+
 // Read moves up to len(p) bytes from the input buffer into p
 // (bufferevent_read). It implements io.Reader with the rule of
 // bytes.Buffer: io.EOF means that the input buffer is empty now, not that

@@ -637,3 +637,56 @@ func contentsOf(t *testing.T, buf *Buffer) []byte {
 	require.NoError(t, err)
 	return out[:n]
 }
+
+// TestMoveInputToEchoAndRelay echoes with MoveInputTo on one socket
+// bufferevent and relays with it from a second one to the first.
+func TestMoveInputToEchoAndRelay(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		local, peer := newSocketPair(t)
+		relayLocal, relayPeer := newSocketPair(t)
+		echo, err := b.NewBufferEvent(local, 0)
+		require.NoError(t, err)
+		relay, err := b.NewBufferEvent(relayLocal, 0)
+		require.NoError(t, err)
+		require.NoError(t, echo.SetCallbacks(func(bev *BufferEvent) {
+			assert.NoError(t, bev.MoveInputTo(bev))
+			assert.Zero(t, bev.Input().Len(), "input left after the move")
+		}, nil, nil))
+		require.NoError(t, relay.SetCallbacks(func(bev *BufferEvent) {
+			assert.NoError(t, bev.MoveInputTo(echo))
+		}, nil, nil))
+		require.NoError(t, echo.Enable(EvRead|EvWrite))
+		require.NoError(t, relay.Enable(EvRead))
+
+		_, err = unix.Write(peer, []byte("ping"))
+		require.NoError(t, err)
+		_, err = unix.Write(relayPeer, []byte("+relayed"))
+		require.NoError(t, err)
+		var got []byte
+		reply := make([]byte, 64)
+		deadline := time.Now().Add(time.Minute)
+		for len(got) < len("ping+relayed") {
+			require.True(t, time.Now().Before(deadline), "got only %q in a minute", got)
+			require.NoError(t, b.Loop(LoopNonBlock))
+			fds := []unix.PollFd{{Fd: int32(peer), Events: unix.POLLIN}}
+			n, err := unix.Poll(fds, 10)
+			require.NoError(t, err)
+			if n == 0 {
+				continue
+			}
+			n, err = unix.Read(peer, reply)
+			require.NoError(t, err)
+			got = append(got, reply[:n]...)
+		}
+		// Both sockets can be ready in one loop iteration, in either order.
+		assert.Contains(t, []string{"ping+relayed", "+relayedping"}, string(got))
+
+		var zero BufferEvent
+		assert.ErrorIs(t, echo.MoveInputTo(nil), ErrInvalid)
+		assert.ErrorIs(t, echo.MoveInputTo(&zero), ErrInvalid)
+		require.NoError(t, relay.Close())
+		assert.ErrorIs(t, echo.MoveInputTo(relay), ErrClosed)
+		assert.ErrorIs(t, relay.MoveInputTo(echo), ErrClosed)
+	})
+}

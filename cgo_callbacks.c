@@ -483,6 +483,11 @@ void golibevent_bev_setcb(struct golibevent_bev *st, int which)
 		golibevent_bev_event_cb) : NULL, st);
 }
 
+int golibevent_bev_move_input(struct bufferevent *src, struct bufferevent *dst)
+{
+	return evbuffer_add_buffer(bufferevent_get_output(dst), bufferevent_get_input(src));
+}
+
 void golibevent_bev_free(struct golibevent_bev *st)
 {
 	bufferevent_lock(st->bev);

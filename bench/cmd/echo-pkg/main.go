@@ -8,8 +8,8 @@
 //
 // -mode bufferevent (the default) serves each connection with a
 // BufferEvent. Its read callback moves the input buffer to the output buffer
-// without copying (BufferEvent.ReadBuffer and WriteBuffer, which move
-// evbuffer chains), as the C server's bufferevent mode does. The callbacks are method values created
+// without copying (BufferEvent.MoveInputTo, which moves evbuffer chains in
+// one call into C), as the C server's bufferevent mode does. The callbacks are method values created
 // once, so a connection costs no closure. -mode bufferevent-copy copies
 // through Go instead: one BufferEvent.Read into a buffer that all
 // connections share and one BufferEvent.Write of what it read.
@@ -113,17 +113,12 @@ func main() {
 type bufferEventServer struct {
 	base    *libevent.Base
 	buf     []byte
-	chain   *libevent.Buffer
 	onRead  libevent.BufferEventFunc
 	onEvent libevent.BufferEventEventFunc
 }
 
 func newBufferEventServer(base *libevent.Base, copyThroughGo bool) *bufferEventServer {
-	chain, err := libevent.NewBuffer()
-	if err != nil {
-		echoutil.Fail(program, err)
-	}
-	s := &bufferEventServer{base: base, buf: make([]byte, readSize), chain: chain}
+	s := &bufferEventServer{base: base, buf: make([]byte, readSize)}
 	s.onRead = s.echo
 	if copyThroughGo {
 		s.onRead = s.echoCopy
@@ -150,17 +145,10 @@ func (s *bufferEventServer) accept(_ *libevent.Listener, fd int, _ net.Addr) {
 	}
 }
 
-// echo moves the input to the output without copying, through s.chain:
-// ReadBuffer and WriteBuffer move evbuffer chains (evbuffer_add_buffer), as
-// the C server does in one step. Going through one Buffer of the server's
-// spares each connection the two Buffer wrappers that Input and Output
-// would keep.
+// echo moves the input to the output without copying, in one call into C
+// (evbuffer_add_buffer), as the C server does.
 func (s *bufferEventServer) echo(bev *libevent.BufferEvent) {
-	if err := bev.ReadBuffer(s.chain); err != nil {
-		bev.Close()
-		return
-	}
-	if err := bev.WriteBuffer(s.chain); err != nil {
+	if err := bev.MoveInputTo(bev); err != nil {
 		bev.Close()
 	}
 }
