@@ -95,8 +95,10 @@
 //
 // When it is initialized, the package gives libevent allocation functions
 // (event_set_mem_functions) that keep freed blocks in a cache per thread:
-// up to 64 blocks of each size class from 16 bytes to 16 KiB, and at most
-// 256 KiB per thread, given back to free when the thread ends. A Go
+// up to 64 blocks of each of glibc's small chunk sizes (24 bytes to 1 KiB)
+// and of 2, 4, 8 and 16 KiB, at most 256 KiB per thread, given back to free
+// when the thread ends. A block from the cache is never larger than the
+// one malloc would give. A Go
 // program always runs several threads, and there glibc's malloc takes a
 // lock for each of the many small allocations of libevent's HTTP code that
 // its own cache does not serve. Every block is an ordinary malloc block, so

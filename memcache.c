@@ -21,15 +21,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Classes 0 to 63 are blocks of 16 to 1024 bytes in steps of 16, and
- * classes 64 to 67 are blocks of 2, 4, 8 and 16 KiB. On 64-bit systems
- * libevent 2.1 allocates evbuffer chains in powers of two from 1024 bytes
- * (MIN_BUFFER_SIZE in evbuffer-internal.h). */
-#define SMALL_STEP 16
+/* Classes 0 to 63 are the usable sizes of glibc's small chunks on 64-bit
+ * systems, 24 to 1032 bytes in steps of 16, so that a block from the cache
+ * is never larger than the one malloc would give. Classes 64 to 67 are 2, 4,
+ * 8 and 16 KiB and serve only requests of exactly that size: libevent 2.1
+ * allocates evbuffer chains in powers of two from 1024 bytes
+ * (MIN_BUFFER_SIZE in evbuffer-internal.h). Other requests go to malloc. */
+#define SMALL_MIN ((size_t)24)
+#define SMALL_STEP ((size_t)16)
 #define SMALL_CLASSES 64
 #define LARGE_CLASSES 4
 #define CLASSES (SMALL_CLASSES + LARGE_CLASSES)
-#define SMALL_MAX ((size_t)SMALL_STEP * SMALL_CLASSES)
+#define SMALL_MAX (SMALL_MIN + SMALL_STEP * (SMALL_CLASSES - 1))
 #define LARGE_MIN ((size_t)2048)
 #define LARGE_MAX (LARGE_MIN << (LARGE_CLASSES - 1))
 
@@ -68,35 +71,37 @@ static int class_group(int c)
 static size_t class_size(int c)
 {
 	if (c < SMALL_CLASSES)
-		return (size_t)(c + 1) * SMALL_STEP;
+		return SMALL_MIN + (size_t)c * SMALL_STEP;
 	return LARGE_MIN << (c - SMALL_CLASSES);
 }
 
 /* class_for_request returns the smallest class whose blocks hold n bytes,
- * or -1 when n is larger than every class. */
+ * or -1 when no class serves n. */
 static int class_for_request(size_t n)
 {
 	int c;
+	if (n <= SMALL_MIN)
+		return 0;
 	if (n <= SMALL_MAX)
-		return n == 0 ? 0 : (int)((n - 1) / SMALL_STEP);
-	if (n > LARGE_MAX)
-		return -1;
-	for (c = SMALL_CLASSES; class_size(c) < n; c++)
-		;
-	return c;
+		return (int)((n - SMALL_MIN + SMALL_STEP - 1) / SMALL_STEP);
+	for (c = SMALL_CLASSES; c < CLASSES; c++) {
+		if (class_size(c) == n)
+			return c;
+	}
+	return -1;
 }
 
 /* class_for_block returns the largest class whose size fits in a block of
- * usable bytes, or -1, so that a block taken from class c always has room for
- * class_size(c) bytes. */
+ * usable bytes, or -1, so that a block taken from class c always has room
+ * for class_size(c) bytes. */
 static int class_for_block(size_t usable)
 {
 	int c;
-	if (usable < SMALL_STEP)
+	if (usable < SMALL_MIN)
 		return -1;
 	if (usable < LARGE_MIN) {
-		c = (int)(usable / SMALL_STEP);
-		return (c > SMALL_CLASSES ? SMALL_CLASSES : c) - 1;
+		c = (int)((usable - SMALL_MIN) / SMALL_STEP);
+		return c >= SMALL_CLASSES ? SMALL_CLASSES - 1 : c;
 	}
 	for (c = SMALL_CLASSES; c + 1 < CLASSES && class_size(c + 1) <= usable; c++)
 		;
@@ -284,21 +289,28 @@ int golibevent_memcache_check(void)
 	 * builds that never install them. */
 	pthread_once(&exit_key_once, create_exit_key);
 
-	/* A request gets the smallest class that is large enough. */
+	/* A small request gets the smallest class that is large enough, and
+	 * a larger one only a class of exactly its size. */
 	for (n = 0; n <= LARGE_MAX + 1; n++) {
 		c = class_for_request(n);
-		if (n > LARGE_MAX) {
-			if (c != -1)
+		if (n > SMALL_MAX) {
+			if (c >= 0 && class_size(c) != n)
+				return 1;
+			if (c < 0 && (n == LARGE_MIN || n == LARGE_MAX))
 				return 1;
 			continue;
 		}
-		if (c < 0 || class_size(c) < n || (c > 0 && class_size(c - 1) >= n && n > 0))
+		if (c < 0 || class_size(c) < n || (c > 0 && class_size(c - 1) >= n))
+			return 2;
+		/* On 64-bit systems glibc gives n bytes a chunk of n + 8 rounded
+		 * up to 16, of which 8 less are usable: the class is that. */
+		if (n > SMALL_MIN && class_size(c) != (n + 8 + 15) / 16 * 16 - 8)
 			return 2;
 	}
 	/* A block goes back to a class no larger than its usable size, and a
 	 * block that malloc gave for class c goes back to class c or, when
 	 * malloc gave more than requested, to a larger one. */
-	for (n = SMALL_STEP; n <= 2 * LARGE_MAX; n++) {
+	for (n = SMALL_MIN; n <= 2 * LARGE_MAX; n++) {
 		c = class_for_block(n);
 		if (c < 0 || class_size(c) > n)
 			return 3;

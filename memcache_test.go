@@ -62,7 +62,7 @@ func TestMemCacheServesBuffers(t *testing.T) {
 // evhttp_add_header takes the blocks that the first round freed.
 func TestMemCacheServesHTTPHeaders(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		// 20 headers free 40 blocks of 16 bytes, fewer than the cache keeps
+		// 20 headers free 40 blocks of 24 bytes, fewer than the cache keeps
 		// of one size.
 		const headers = 20
 		served := make(chan uint64, 1)
