@@ -3,6 +3,12 @@
 package libevent
 
 /*
+// golibevent_http_request_info fills info and scratch and keeps neither,
+// and it never calls Go (libevent logs nothing on its path), so info can
+// stay on the stack. cgo (Go 1.26) honours noescape only together with
+// nocallback.
+#cgo noescape golibevent_http_request_info
+#cgo nocallback golibevent_http_request_info
 #include "http_handler_cgo.h"
 */
 import "C"
@@ -258,20 +264,30 @@ func newHTTPRequest(r *HTTPRequest, scratch []byte) (*http.Request, error) {
 		return nil, fmt.Errorf("%s: invalid request URI %q: %w", op, uri, err)
 	}
 
+	// net/http moves Host out of the header into Request.Host, so the
+	// loop skips it, which spares a request two allocations.
 	header := make(http.Header, int(info.header_count))
+	var host []byte
+	sawHost := false
 	for len(headerBlock) > 0 {
 		name, rest, _ := bytes.Cut(headerBlock, []byte{0})
 		value, rest, _ := bytes.Cut(rest, []byte{0})
+		headerBlock = rest
+		if bytes.EqualFold(name, []byte("Host")) {
+			if !sawHost {
+				host, sawHost = value, true
+			}
+			continue
+		}
 		key := http.CanonicalHeaderKey(string(name))
 		header[key] = append(header[key], string(value))
-		headerBlock = rest
 	}
 
 	major, minor := int(info.major), int(info.minor)
 	req := &http.Request{
 		Method:     method,
 		URL:        u,
-		Proto:      "HTTP/" + strconv.Itoa(major) + "." + strconv.Itoa(minor),
+		Proto:      protoName(major, minor),
 		ProtoMajor: major,
 		ProtoMinor: minor,
 		Header:     header,
@@ -279,9 +295,8 @@ func newHTTPRequest(r *HTTPRequest, scratch []byte) (*http.Request, error) {
 		Host:       u.Host,
 	}
 	if req.Host == "" {
-		req.Host = header.Get("Host")
+		req.Host = string(host)
 	}
-	delete(header, "Host")
 	// libevent has decoded a chunked body already.
 	if te := header.Values("Transfer-Encoding"); len(te) > 0 {
 		req.TransferEncoding = te
@@ -294,10 +309,32 @@ func newHTTPRequest(r *HTTPRequest, scratch []byte) (*http.Request, error) {
 	} else {
 		req.Body = http.NoBody
 	}
-	if ip, err := netip.ParseAddr(C.GoString(&info.peer[0])); err == nil {
+	if ip, err := netip.ParseAddr(peerAddress(&info)); err == nil {
 		req.RemoteAddr = netip.AddrPortFrom(ip, uint16(info.peer_port)).String()
 	}
 	return req, nil
+}
+
+// protoName returns the protocol version as in Request.Proto, such as
+// "HTTP/1.1", without an allocation for HTTP/1.0 and HTTP/1.1.
+func protoName(major, minor int) string {
+	switch {
+	case major == 1 && minor == 1:
+		return "HTTP/1.1"
+	case major == 1 && minor == 0:
+		return "HTTP/1.0"
+	}
+	return "HTTP/" + strconv.Itoa(major) + "." + strconv.Itoa(minor)
+}
+
+// peerAddress returns the client's IP address in info. Unlike C.GoString,
+// it lets info stay on the stack.
+func peerAddress(info *C.struct_golibevent_http_request_info) string {
+	peer := unsafe.Slice((*byte)(unsafe.Pointer(&info.peer[0])), len(info.peer))
+	if n := bytes.IndexByte(peer, 0); n >= 0 {
+		peer = peer[:n]
+	}
+	return string(peer)
 }
 
 // closeAfterReply reports whether the connection closes after this request,

@@ -642,3 +642,45 @@ func TestHTTPHandlerHeaderSizes(t *testing.T) {
 		}
 	})
 }
+
+// TestHTTPHandlerHostAndProto sends raw requests whose Host header is in
+// lower case or repeated, or whose URI is absolute, and checks Request.Host,
+// Header and Proto as net/http's server would set them.
+func TestHTTPHandlerHostAndProto(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		seen := make(chan *http.Request, 1)
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleHTTPDefault(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				seen <- r
+			})))
+		})
+		cases := []struct {
+			request string
+			host    string
+			proto   string
+		}{
+			{"GET /a HTTP/1.1\r\nhost: lower.example\r\nX-After: 1\r\n\r\n", "lower.example", "HTTP/1.1"},
+			{"GET /a HTTP/1.1\r\nHost: first.example\r\nHOST: second.example\r\nX-After: 1\r\n\r\n", "first.example", "HTTP/1.1"},
+			{"GET http://uri.example/a HTTP/1.1\r\nHost: header.example\r\nX-After: 1\r\n\r\n", "uri.example", "HTTP/1.1"},
+			{"GET /a HTTP/1.0\r\nHost: old.example\r\nX-After: 1\r\n\r\n", "old.example", "HTTP/1.0"},
+		}
+		for _, tc := range cases {
+			c, err := net.Dial("tcp", hs.addr)
+			require.NoError(t, err)
+			require.NoError(t, c.SetDeadline(time.Now().Add(30*time.Second)))
+			_, err = io.WriteString(c, tc.request)
+			require.NoError(t, err)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			require.NoError(t, err, "request %q", tc.request)
+			resp.Body.Close()
+			c.Close()
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+			r := <-seen
+			assert.Equal(t, tc.host, r.Host, "request %q", tc.request)
+			assert.Equal(t, tc.proto, r.Proto, "request %q", tc.request)
+			assert.Empty(t, r.Header.Values("Host"), "request %q", tc.request)
+			assert.Equal(t, "1", r.Header.Get("X-After"), "request %q", tc.request)
+		}
+	})
+}
