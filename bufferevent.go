@@ -675,6 +675,9 @@ func (bev *BufferEvent) ReadBuffer(dst *Buffer) error {
 	}
 	dst.changed()
 	if C.bufferevent_read_buffer(bev.ptr, dst.ptr) != 0 {
+		if err := bev.frozenError(op, true); err != nil {
+			return err
+		}
 		return opError(op, nil)
 	}
 	return nil
@@ -701,6 +704,9 @@ func (bev *BufferEvent) WriteBuffer(src *Buffer) error {
 	}
 	src.changed()
 	if C.bufferevent_write_buffer(bev.ptr, src.ptr) != 0 {
+		if err := bev.frozenError(op, false); err != nil {
+			return err
+		}
 		return opError(op, nil)
 	}
 	return nil
@@ -708,25 +714,64 @@ func (bev *BufferEvent) WriteBuffer(src *Buffer) error {
 
 // MoveInputTo moves all of the input buffer to the output buffer of dst
 // without copying (evbuffer_add_buffer), as a relay between two
-// connections does. dst may be bev itself, which echoes the input. It is
-// one call into C, where ReadBuffer and dst.WriteBuffer are two. Both
-// bufferevents must be usable from the calling goroutine.
-func (bev *BufferEvent) MoveInputTo(dst *BufferEvent) error {
+// connections does, and returns the number of bytes moved. dst may be bev
+// itself, which echoes the input. It is one call into C, where ReadBuffer
+// and dst.WriteBuffer are two. Both bufferevents must be usable from the
+// calling goroutine. The event callback reports the peer's EOF as usual.
+// libevent 2.1 has no call that half-closes a bufferevent. A relay that
+// passes the EOF on therefore shuts down the writing side of dst's
+// descriptor itself, once dst's output is empty.
+func (bev *BufferEvent) MoveInputTo(dst *BufferEvent) (int, error) {
 	const op = "evbuffer_add_buffer"
+	if dst == nil {
+		return 0, invalidError(op, "nil destination BufferEvent")
+	}
 	if err := bev.enter(op); err != nil {
-		return err
+		return 0, err
 	}
 	defer bev.leave()
 	if dst != bev {
 		if err := dst.enter(op); err != nil {
-			return err
+			return 0, destinationError(err)
 		}
 		defer dst.leave()
 	}
-	if C.golibevent_bev_move_input(bev.ptr, dst.ptr) != 0 {
-		return opError(op, nil)
+	n := C.golibevent_bev_move_input(bev.ptr, dst.ptr)
+	if n < 0 {
+		if err := bev.frozenError(op, true); err != nil {
+			return 0, err
+		}
+		if err := dst.frozenError(op, false); err != nil {
+			return 0, destinationError(err)
+		}
+		return 0, opError(op, nil)
 	}
-	return nil
+	return int(n), nil
+}
+
+// destinationError marks err, which the destination of a move returned,
+// as the destination's.
+func destinationError(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return &Error{Op: e.Op, Err: fmt.Errorf("destination: %w", e.Err)}
+	}
+	return err
+}
+
+// frozenError returns an error matching ErrFrozen when the caller froze,
+// through Input or Output, the end of a buffer that a move needs: the
+// front of the input buffer (input true) or the back of the output
+// buffer. libevent refuses such a move without saying why.
+func (bev *BufferEvent) frozenError(op string, input bool) error {
+	buf := bev.existingBorrowed(input)
+	if buf == nil {
+		return nil
+	}
+	if input {
+		return buf.checkFront(op)
+	}
+	return buf.checkBack(op)
 }
 
 // Read moves up to len(p) bytes from the input buffer into p

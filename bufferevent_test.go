@@ -649,12 +649,17 @@ func TestMoveInputToEchoAndRelay(t *testing.T) {
 		require.NoError(t, err)
 		relay, err := b.NewBufferEvent(relayLocal, 0)
 		require.NoError(t, err)
+		var echoed, relayed int
 		require.NoError(t, echo.SetCallbacks(func(bev *BufferEvent) {
-			assert.NoError(t, bev.MoveInputTo(bev))
+			n, err := bev.MoveInputTo(bev)
+			assert.NoError(t, err)
+			echoed += n
 			assert.Zero(t, bev.Input().Len(), "input left after the move")
 		}, nil, nil))
 		require.NoError(t, relay.SetCallbacks(func(bev *BufferEvent) {
-			assert.NoError(t, bev.MoveInputTo(echo))
+			n, err := bev.MoveInputTo(echo)
+			assert.NoError(t, err)
+			relayed += n
 		}, nil, nil))
 		require.NoError(t, echo.Enable(EvRead|EvWrite))
 		require.NoError(t, relay.Enable(EvRead))
@@ -681,12 +686,70 @@ func TestMoveInputToEchoAndRelay(t *testing.T) {
 		}
 		// Both sockets can be ready in one loop iteration, in either order.
 		assert.Contains(t, []string{"ping+relayed", "+relayedping"}, string(got))
+		// The relay moves its input straight into echo's output, so echo's
+		// own callback moves only what its peer sent.
+		assert.Equal(t, len("+relayed"), relayed, "bytes that the relay moved")
+		assert.Equal(t, len("ping"), echoed, "bytes that the echo moved")
 
 		var zero BufferEvent
-		assert.ErrorIs(t, echo.MoveInputTo(nil), ErrInvalid)
-		assert.ErrorIs(t, echo.MoveInputTo(&zero), ErrInvalid)
+		_, err = echo.MoveInputTo(nil)
+		assert.ErrorIs(t, err, ErrInvalid)
+		assert.ErrorContains(t, err, "destination")
+		_, err = echo.MoveInputTo(&zero)
+		assert.ErrorIs(t, err, ErrInvalid)
+		assert.ErrorContains(t, err, "destination")
 		require.NoError(t, relay.Close())
-		assert.ErrorIs(t, echo.MoveInputTo(relay), ErrClosed)
-		assert.ErrorIs(t, relay.MoveInputTo(echo), ErrClosed)
+		_, err = echo.MoveInputTo(relay)
+		assert.ErrorIs(t, err, ErrClosed)
+		assert.ErrorContains(t, err, "destination")
+		_, err = relay.MoveInputTo(echo)
+		assert.ErrorIs(t, err, ErrClosed)
+		assert.NotContains(t, err.Error(), "destination")
+	})
+}
+
+// TestMoveInputToFrozen checks that a move out of an input whose front the
+// caller froze, or into an output whose back the caller froze, fails with
+// ErrFrozen, for MoveInputTo, ReadBuffer and WriteBuffer.
+func TestMoveInputToFrozen(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		a, c, err := b.NewBufferEventPair(0)
+		require.NoError(t, err)
+		_, err = a.Write([]byte("data"))
+		require.NoError(t, err)
+		require.NoError(t, c.Enable(EvRead))
+		runPending(t, b)
+		require.Equal(t, 4, c.Input().Len())
+
+		spare, err := NewBuffer()
+		require.NoError(t, err)
+		defer spare.Close()
+
+		require.NoError(t, c.Input().Freeze(BufferFront))
+		n, err := c.MoveInputTo(a)
+		assert.ErrorIs(t, err, ErrFrozen)
+		assert.Zero(t, n)
+		assert.ErrorIs(t, c.ReadBuffer(spare), ErrFrozen)
+		require.NoError(t, c.Input().Unfreeze(BufferFront))
+
+		require.NoError(t, a.Output().Freeze(BufferBack))
+		_, err = c.MoveInputTo(a)
+		assert.ErrorIs(t, err, ErrFrozen)
+		assert.ErrorContains(t, err, "destination")
+		_, err = spare.Write([]byte("x"))
+		require.NoError(t, err)
+		assert.ErrorIs(t, a.WriteBuffer(spare), ErrFrozen)
+		require.NoError(t, a.Output().Unfreeze(BufferBack))
+
+		// With c reading, the pair would hand a's output back to c's input
+		// at once.
+		require.NoError(t, c.Disable(EvRead))
+		n, err = c.MoveInputTo(a)
+		require.NoError(t, err)
+		assert.Equal(t, 4, n)
+		assert.Zero(t, c.Input().Len())
+		assert.Equal(t, 4, a.Output().Len())
+		assert.Equal(t, 1, spare.Len(), "the refused WriteBuffer took data from spare")
 	})
 }

@@ -483,9 +483,19 @@ void golibevent_bev_setcb(struct golibevent_bev *st, int which)
 		golibevent_bev_event_cb) : NULL, st);
 }
 
-int golibevent_bev_move_input(struct bufferevent *src, struct bufferevent *dst)
+long long golibevent_bev_move_input(struct bufferevent *src, struct bufferevent *dst)
 {
-	return evbuffer_add_buffer(bufferevent_get_output(dst), bufferevent_get_input(src));
+	struct evbuffer *input = bufferevent_get_input(src);
+	size_t n;
+	int r;
+
+	/* The lock keeps a thread-safe bufferevent's loop from adding to the
+	 * input between the count and the move. */
+	bufferevent_lock(src);
+	n = evbuffer_get_length(input);
+	r = evbuffer_add_buffer(bufferevent_get_output(dst), input);
+	bufferevent_unlock(src);
+	return r == 0 ? (long long)n : -1;
 }
 
 void golibevent_bev_free(struct golibevent_bev *st)

@@ -138,9 +138,9 @@ void golibevent_bev_setcb(struct golibevent_bev *st, int which);
 /* Clears the callbacks and frees the bufferevent. The state itself is freed
  * with golibevent_bev_state_free once no callback can use it. */
 void golibevent_bev_free(struct golibevent_bev *st);
-/* Moves all of src's input buffer to dst's output buffer; 0 or -1, as
- * evbuffer_add_buffer returns. */
-int golibevent_bev_move_input(struct bufferevent *src, struct bufferevent *dst);
+/* Moves all of src's input buffer to dst's output buffer and returns the
+ * bytes moved, or -1 when evbuffer_add_buffer fails. */
+long long golibevent_bev_move_input(struct bufferevent *src, struct bufferevent *dst);
 void golibevent_bev_state_free(struct golibevent_bev *st);
 /* Adds the evbuffer callback of the input (input 1) or the output buffer if
  * it is missing. Returns -1 when memory runs out. */

@@ -5,20 +5,43 @@ package libevent
 // #include "memcache.h"
 import "C"
 
-import "os"
+import (
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
 
 // memCacheEnv names the environment variable that keeps libevent on plain
-// malloc: GOLIBEVENT_MEMCACHE=off, read once when the package is
-// initialized.
+// malloc: GOLIBEVENT_MEMCACHE=off (or 0 or false), read once when the
+// package is initialized.
 const memCacheEnv = "GOLIBEVENT_MEMCACHE"
 
 // memCacheOn records whether init installed the cache.
 var memCacheOn bool
 
+// MemCacheEnabled reports whether the package gave libevent its allocation
+// cache when it was initialized. See "Memory" in the package documentation.
+func MemCacheEnabled() bool {
+	return memCacheOn
+}
+
 // installMemCache gives libevent its allocation functions, before libevent
-// allocates anything, unless the environment turns the cache off.
+// allocates anything, unless the environment turns the cache off or the
+// program is not a Go program.
+//
+// In a Go program, package initialization runs on the process's main
+// thread before any C code of the program can use libevent. In a C
+// program that links Go as a c-archive or c-shared library, it runs on a
+// thread of its own while C code may already be using libevent, maybe
+// with allocation functions of its own, and replacing them then would
+// hand their blocks to free. The main thread tells the two apart.
 func installMemCache() {
-	if os.Getenv(memCacheEnv) == "off" {
+	switch strings.ToLower(os.Getenv(memCacheEnv)) {
+	case "off", "0", "false":
+		return
+	}
+	if unix.Gettid() != unix.Getpid() {
 		return
 	}
 	memCacheOn = C.golibevent_memcache_install() != 0

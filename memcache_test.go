@@ -22,8 +22,12 @@ func TestMemCacheChecks(t *testing.T) {
 }
 
 func TestMemCacheInstalled(t *testing.T) {
-	want := !asanBuild && os.Getenv(memCacheEnv) != "off"
-	assert.Equal(t, want, memCacheOn)
+	want := !asanBuild
+	switch strings.ToLower(os.Getenv(memCacheEnv)) {
+	case "off", "0", "false":
+		want = false
+	}
+	assert.Equal(t, want, MemCacheEnabled())
 }
 
 // bufferRounds creates, fills and frees n Buffers on the calling thread
@@ -108,18 +112,20 @@ func TestMemCacheServesHTTPHeaders(t *testing.T) {
 	})
 }
 
-// TestMemCacheOff runs a child process with GOLIBEVENT_MEMCACHE=off, in
-// which libevent allocates with plain malloc.
+// TestMemCacheOff runs child processes with GOLIBEVENT_MEMCACHE set to
+// off, 0 and FALSE, in which libevent allocates with plain malloc.
 func TestMemCacheOff(t *testing.T) {
 	exe, err := os.Executable()
 	require.NoError(t, err)
-	cmd := exec.Command(exe, "-test.run=^TestMemCache(Installed|ServesBuffers)$", "-test.v")
-	cmd.Env = append(os.Environ(), memCacheEnv+"=off")
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	require.NoError(t, cmd.Run(), "the child's tests failed:\n%s", out.String())
-	assert.Contains(t, out.String(), "--- PASS: TestMemCacheInstalled")
-	assert.Contains(t, out.String(), "--- PASS: TestMemCacheServesBuffers")
-	assert.False(t, strings.Contains(out.String(), "no tests to run"), out.String())
+	for _, value := range []string{"off", "0", "FALSE"} {
+		cmd := exec.Command(exe, "-test.run=^TestMemCache(Installed|ServesBuffers)$", "-test.v")
+		cmd.Env = append(os.Environ(), memCacheEnv+"="+value)
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		cmd.Stderr = &out
+		require.NoError(t, cmd.Run(), "%s=%s: the child's tests failed:\n%s", memCacheEnv, value, out.String())
+		assert.Contains(t, out.String(), "--- PASS: TestMemCacheInstalled", "%s=%s", memCacheEnv, value)
+		assert.Contains(t, out.String(), "--- PASS: TestMemCacheServesBuffers", "%s=%s", memCacheEnv, value)
+		assert.False(t, strings.Contains(out.String(), "no tests to run"), out.String())
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"runtime"
@@ -14,11 +13,6 @@ import (
 
 	"github.com/golibevent/libevent"
 )
-
-// readBufferSize is the size of each worker's copy buffer. A bufferevent
-// of libevent 2.1 reads at most 16 KiB from its socket at a time by default
-// (MAX_SINGLE_READ_DEFAULT), so one Read usually empties the input buffer.
-const readBufferSize = 64 << 10
 
 // config is the server's configuration, which main fills from the flags.
 type config struct {
@@ -65,13 +59,12 @@ type server struct {
 }
 
 // worker is one event base with its listener. Its connections' callbacks
-// run on the goroutine that runs the base, one at a time, so they share buf
-// and need no lock for the fields that only they use.
+// run on the goroutine that runs the base, one at a time, so they need no
+// lock for the fields that only they use.
 type worker struct {
 	id        int
 	base      *libevent.Base
 	logger    *slog.Logger
-	buf       []byte
 	maxQueued int
 
 	accepted atomic.Int64 // connections accepted
@@ -107,7 +100,7 @@ func newServer(cfg config, logger *slog.Logger) (*server, error) {
 	}
 	s := &server{logger: logger, group: group, byBase: make(map[*libevent.Base]*worker)}
 	for i, base := range group.Bases() {
-		w := &worker{id: i, base: base, logger: logger, buf: make([]byte, readBufferSize), maxQueued: cfg.maxQueued}
+		w := &worker{id: i, base: base, logger: logger, maxQueued: cfg.maxQueued}
 		s.workers = append(s.workers, w)
 		s.byBase[base] = w
 	}
@@ -234,28 +227,17 @@ func (c *conn) onRead(*libevent.BufferEvent) {
 	}
 }
 
-// copyInput moves everything in the input buffer to the output buffer. It
-// returns false when it closed the connection after an error.
+// copyInput moves everything in the input buffer to the output buffer,
+// without copying. It returns false when it closed the connection after
+// an error.
 func (c *conn) copyInput() bool {
-	buf := c.w.buf
-	for {
-		n, err := c.bev.Read(buf)
-		if err != nil && !errors.Is(err, io.EOF) {
-			c.fail("read", err)
-			return false
-		}
-		if n > 0 {
-			if _, err := c.bev.Write(buf[:n]); err != nil {
-				c.fail("write", err)
-				return false
-			}
-			c.queued += n
-		}
-		// Read returns less than len(buf) only when the input is empty.
-		if n < len(buf) {
-			return true
-		}
+	n, err := c.bev.MoveInputTo(c.bev)
+	if err != nil {
+		c.fail("move input to output", err)
+		return false
 	}
+	c.queued += n
+	return true
 }
 
 // pause stops reading and sets the write callback to run once the output

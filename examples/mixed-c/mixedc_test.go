@@ -130,6 +130,7 @@ func TestProgramServesCAndGo(t *testing.T) {
 
 			text := strings.Join(output, "\n")
 			assert.Contains(t, text, "go: initialized with libevent 2.1.")
+			assert.Contains(t, text, "go: allocation cache enabled: false")
 			assert.Contains(t, text, "c: served /c")
 			assert.Contains(t, text, "go: served /go")
 			assert.Equal(t, "mixed-c: done", output[len(output)-1])

@@ -148,7 +148,7 @@ func (s *bufferEventServer) accept(_ *libevent.Listener, fd int, _ net.Addr) {
 // echo moves the input to the output without copying, in one call into C
 // (evbuffer_add_buffer), as the C server does.
 func (s *bufferEventServer) echo(bev *libevent.BufferEvent) {
-	if err := bev.MoveInputTo(bev); err != nil {
+	if _, err := bev.MoveInputTo(bev); err != nil {
 		bev.Close()
 	}
 }

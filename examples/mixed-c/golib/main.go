@@ -49,6 +49,9 @@ func GoInit() C.int {
 		return -1
 	}
 	fmt.Printf("go: initialized with libevent %s\n", version)
+	// In a c-archive the package leaves libevent's allocation functions to
+	// the C program, which may have set its own before Go started.
+	fmt.Printf("go: allocation cache enabled: %v\n", libevent.MemCacheEnabled())
 	return 0
 }
 
