@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"unsafe"
 )
 
@@ -118,9 +119,10 @@ func (httpsConnection) failure(c *HTTPConnection) error {
 // bufferevent in connecting state). host must be an IP literal, as for
 // [NewHTTPConnection]; [NewHTTPSConnectionDNS] connects by name. cfg is a
 // context from NewTLSClientConfig. The server's certificate must match
-// cfg's ServerName, a host name or an IP address, unless cfg verifies
-// nothing (TLSVerifyNone). The Host header of requests without one is
-// ServerName and port when ServerName is a name. The connection keeps its
+// cfg's ServerName, a host name or an IP address, or host when cfg has no
+// ServerName, unless cfg verifies nothing (TLSVerifyNone). The Host header
+// of requests without one is ServerName and port when ServerName is a
+// name. The connection keeps its
 // own reference to cfg's context.
 //
 // A request whose handshake fails gets an error that wraps a *TLSError,
@@ -134,8 +136,8 @@ func NewHTTPSConnection(base *Base, host string, port int, cfg *TLSConfig) (*HTT
 // NewHTTPSConnectionDNS creates a connection to the HTTPS server at host
 // and port on base that looks host up with the resolver dns, as
 // [NewHTTPConnectionDNS] does, and otherwise works as [NewHTTPSConnection].
-// The certificate is verified against cfg's ServerName, not against host.
-// When ServerName is a name, requests without a Host header get ServerName
+// The certificate is verified against cfg's ServerName, or against host
+// when cfg has none. When ServerName is a name, requests without a Host header get ServerName
 // and port as their Host, while HTTPClient sets Host from the URL. With a
 // nil dns it behaves as NewHTTPSConnection.
 func NewHTTPSConnectionDNS(base *Base, dns *DNSBase, host string, port int, cfg *TLSConfig) (*HTTPConnection, error) {
@@ -148,9 +150,15 @@ func NewHTTPSConnectionDNS(base *Base, dns *DNSBase, host string, port int, cfg 
 	// context, so this one is needed only while the SSL is created.
 	defer ref.drop()
 
+	// Without a ServerName, the certificate must match host, as in
+	// crypto/tls.
+	serverName := cfg.serverName
+	if serverName == "" && !cfg.server {
+		serverName = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
 	var name *C.char
-	if cfg.serverName != "" {
-		name = C.CString(cfg.serverName)
+	if serverName != "" {
+		name = C.CString(serverName)
 		defer C.free(unsafe.Pointer(name))
 	}
 	c, err := createHTTPConnection(op, base, dns, host, port,
@@ -175,12 +183,10 @@ func NewHTTPSConnectionDNS(base *Base, dns *DNSBase, host string, port int, cfg 
 
 // SetTLSConfig sets cfg, a context from NewTLSClientConfig, for the
 // client's https URLs. Every https connection verifies the server's
-// certificate against cfg's root CAs and its ServerName; the URL's host
-// does not change the name that is verified.
-//
-// NOTE: every https URL is verified against the one ServerName, so a
-// client needs one HTTPClient per server name. Deriving the name from each
-// URL is not built yet.
+// certificate against cfg's root CAs and its ServerName, or, when cfg has
+// no ServerName, against the host of the URL, as net/http does. A
+// ServerName therefore suits a client of one server, and a config without
+// one serves any number of hosts.
 //
 // The client uses cfg whenever it creates a connection, so cfg must stay
 // open while the client may still need new connections.

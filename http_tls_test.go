@@ -521,5 +521,31 @@ func TestHTTPSConnectionByName(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "hello over TLS", string(resp.Body))
 		assert.Equal(t, int32(2), hs.requests.Load(), "requests that reached the server")
+
+		// Without a ServerName, each connection verifies the host it goes
+		// to: the certificate is for 127.0.0.1 and localhost, not web.test.
+		noName := clientConfig(t, p, "")
+		byIP, err := NewHTTPSConnectionDNS(s.base, s.dns, "127.0.0.1", port, noName)
+		require.NoError(t, err)
+		defer byIP.Close()
+		resp, err = doRequest(t, byIP, http.MethodGet, "/hello", nil)
+		require.NoError(t, err)
+		assert.Equal(t, "hello over TLS", string(resp.Body))
+		byName, err := NewHTTPSConnectionDNS(s.base, s.dns, "web.test", port, noName)
+		require.NoError(t, err)
+		defer byName.Close()
+		_, err = doRequest(t, byName, http.MethodGet, "/hello", nil)
+		assert.Equal(t, 62, tlsFailure(t, err).VerifyResult, "X509_V_ERR_HOSTNAME_MISMATCH")
+
+		anyHost, err := NewHTTPClientDNS(s.base, s.dns)
+		require.NoError(t, err)
+		defer anyHost.Close()
+		require.NoError(t, anyHost.SetTLSConfig(noName))
+		resp, err = anyHost.Get(ctx, fmt.Sprintf("https://127.0.0.1:%d/hello", port))
+		require.NoError(t, err)
+		assert.Equal(t, "hello over TLS", string(resp.Body))
+		_, err = anyHost.Get(ctx, fmt.Sprintf("https://web.test:%d/hello", port))
+		assert.Equal(t, 62, tlsFailure(t, err).VerifyResult, "X509_V_ERR_HOSTNAME_MISMATCH")
+		assert.Equal(t, int32(4), hs.requests.Load(), "requests that reached the server")
 	})
 }

@@ -74,8 +74,11 @@ type TLSOptions struct {
 	Verify TLSVerifyMode
 	// ServerName is, for a client, the name that the server's certificate
 	// must match. It is sent as SNI unless it is an IP address, which is
-	// then matched against the certificate's IP addresses. A verifying
-	// client needs it.
+	// then matched against the certificate's IP addresses. When it is
+	// empty, NewHTTPSConnection, NewHTTPSConnectionDNS and HTTPClient
+	// match the host that each connection goes to, as crypto/tls does with
+	// the address it dials. An OpenSSL bufferevent of a verifying client
+	// needs it, because the bufferevent does not know the host.
 	ServerName string
 	// NextProtos are the ALPN protocols, such as "h2" and "http/1.1": a
 	// client offers them, and a server picks the first of its list that
@@ -97,6 +100,8 @@ type TLSConfig struct {
 	life       lifetime
 	server     bool
 	serverName string
+	// verifies records that the context checks the peer's certificate.
+	verifies bool
 }
 
 // NewTLSClientConfig creates a context for the client side of TLS
@@ -127,7 +132,8 @@ func newTLSConfig(op string, server bool, opts TLSOptions) (*TLSConfig, error) {
 	if ctx == nil {
 		return nil, tlsError("SSL_CTX_new", &errs, errno)
 	}
-	c := &TLSConfig{ctx: ctx, server: server, serverName: opts.ServerName}
+	c := &TLSConfig{ctx: ctx, server: server, serverName: opts.ServerName,
+		verifies: tlsVerifies(server, opts.Verify)}
 	if err := c.configure(opts); err != nil {
 		C.SSL_CTX_free(ctx)
 		return nil, err
@@ -164,6 +170,12 @@ func readTLSFiles(op string, opts *TLSOptions) error {
 	return nil
 }
 
+// tlsVerifies reports whether a context checks the peer's certificate.
+func tlsVerifies(server bool, mode TLSVerifyMode) bool {
+	return mode == TLSVerifyPeer || mode == TLSVerifyRequirePeerCertificate ||
+		(mode == TLSVerifyDefault && !server)
+}
+
 func checkTLSOptions(op string, server bool, opts TLSOptions) error {
 	if opts.Verify < TLSVerifyDefault || opts.Verify > TLSVerifyRequirePeerCertificate {
 		return invalidError(op, "unknown verify mode %d", int(opts.Verify))
@@ -174,13 +186,8 @@ func checkTLSOptions(op string, server bool, opts TLSOptions) error {
 	if server && len(opts.CertificatePEM) == 0 {
 		return invalidError(op, "a server needs a certificate and its private key")
 	}
-	verifies := opts.Verify == TLSVerifyPeer || opts.Verify == TLSVerifyRequirePeerCertificate ||
-		(opts.Verify == TLSVerifyDefault && !server)
-	if verifies && len(opts.RootCAsPEM) == 0 && !opts.SystemRoots {
+	if tlsVerifies(server, opts.Verify) && len(opts.RootCAsPEM) == 0 && !opts.SystemRoots {
 		return invalidError(op, "verification needs root CAs; set RootCAsPEM, RootCAsFile or SystemRoots, or use TLSVerifyNone")
-	}
-	if verifies && !server && opts.ServerName == "" {
-		return invalidError(op, "a verifying client needs ServerName, the name that the server's certificate must match")
 	}
 	if server && opts.ServerName != "" {
 		return invalidError(op, "ServerName is a client setting")

@@ -28,6 +28,9 @@ func (r *sslReference) drop() {
 // newSSL creates the SSL of a new connection with cfg, with the package's
 // reference and the one that libevent takes over.
 func newSSL(op string, cfg *TLSConfig) (*C.SSL, error) {
+	if !cfg.server && cfg.verifies && cfg.serverName == "" {
+		return nil, invalidError(op, "a verifying client context needs ServerName for a bufferevent, which does not know the host it connects to")
+	}
 	var host *C.char
 	if !cfg.server && cfg.serverName != "" {
 		host = C.CString(cfg.serverName)

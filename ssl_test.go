@@ -545,8 +545,15 @@ func TestTLSConfigErrors(t *testing.T) {
 
 		_, err = NewTLSServerConfig(TLSOptions{})
 		assert.ErrorIs(t, err, ErrInvalid)
-		_, err = NewTLSClientConfig(TLSOptions{RootCAsPEM: p.ca.certPEM})
-		assert.ErrorIs(t, err, ErrInvalid, "a verifying client without ServerName")
+		// A verifying client without ServerName suits HTTPS connections,
+		// which know their host, but not a bufferevent, which does not.
+		noName, err := NewTLSClientConfig(TLSOptions{RootCAsPEM: p.ca.certPEM})
+		require.NoError(t, err)
+		defer noName.Close()
+		fd, _ := newSocketPair(t)
+		_, err = b.NewBufferEventOpenSSL(fd, noName, 0)
+		assert.ErrorIs(t, err, ErrInvalid, "a bufferevent of a verifying client without ServerName")
+		assert.ErrorContains(t, err, "ServerName")
 		_, err = NewTLSClientConfig(TLSOptions{ServerName: "localhost"})
 		assert.ErrorIs(t, err, ErrInvalid, "a verifying client without root CAs")
 		_, err = NewTLSClientConfig(TLSOptions{RootCAsPEM: []byte("no certificates"), ServerName: "localhost"})
