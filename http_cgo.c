@@ -7,6 +7,7 @@
 #include "_cgo_export.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 struct evkeyvalq *golibevent_headers_new(void)
@@ -75,6 +76,35 @@ static int detached(struct evhttp_request *req)
 	return evhttp_request_get_connection(req) == NULL;
 }
 
+/* reply_has_body mirrors evhttp_response_needs_body, which is static in
+ * libevent 2.1.12's http.c: no body in a reply to HEAD, nor with status
+ * 1xx, 204 or 304. evhttp_make_header still writes the output buffer after
+ * the headers in those cases, so the shims drop it themselves. */
+static int reply_has_body(struct evhttp_request *req, int code)
+{
+	return code != 204 && code != 304 && (code < 100 || code >= 200) &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD;
+}
+
+/* drop_body empties the output buffer of a reply that must have no body.
+ * A reply to HEAD gets the Content-Length that the body would have had, as
+ * net/http sends it, unless the handler set one. */
+static void drop_body(struct evhttp_request *req, int code, size_t extra)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+	size_t len = evbuffer_get_length(out) + extra;
+	char value[24];
+
+	evbuffer_drain(out, evbuffer_get_length(out));
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD && len > 0 &&
+	    (code < 100 || code >= 200) && code != 204 && code != 304 &&
+	    evhttp_find_header(headers, "Content-Length") == NULL) {
+		snprintf(value, sizeof(value), "%zu", len);
+		evhttp_add_header(headers, "Content-Length", value);
+	}
+}
+
 int golibevent_http_send_reply(struct evhttp_request *req, int code,
     const char *reason, const void *data, size_t len)
 {
@@ -82,7 +112,9 @@ int golibevent_http_send_reply(struct evhttp_request *req, int code,
 		evhttp_request_free(req);
 		return 0;
 	}
-	if (len > 0 &&
+	if (!reply_has_body(req, code))
+		drop_body(req, code, len);
+	else if (len > 0 &&
 	    evbuffer_add(evhttp_request_get_output_buffer(req), data, len) != 0)
 		return -1;
 	evhttp_send_reply(req, code, reason, NULL);
@@ -130,8 +162,11 @@ void golibevent_http_send_error(struct evhttp_request *req, int code,
 void golibevent_http_send_reply_start(struct evhttp_request *req, int code,
     const char *reason)
 {
-	if (!detached(req))
-		evhttp_send_reply_start(req, code, reason);
+	if (detached(req))
+		return;
+	if (!reply_has_body(req, code))
+		drop_body(req, code, 0);
+	evhttp_send_reply_start(req, code, reason);
 }
 
 void golibevent_http_send_reply_end(struct evhttp_request *req)

@@ -3,10 +3,13 @@
 package libevent
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -60,5 +63,60 @@ func TestHTTPServerGet(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 200, resp.StatusCode)
 		assert.Equal(t, "POST posted body", string(body))
+	})
+}
+
+// TestHTTPReplyWithoutBody pipelines requests whose replies must carry no
+// body (HEAD, 204, 304) with a GET on one connection: a body sent by
+// mistake would precede the next reply. A reply to HEAD keeps the
+// Content-Length of the body that it drops.
+func TestHTTPReplyWithoutBody(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleDefault(func(r *HTTPRequest) {
+				code := http.StatusOK
+				switch r.URI() {
+				case "/204":
+					code = http.StatusNoContent
+				case "/304":
+					code = http.StatusNotModified
+				}
+				assert.NoError(t, r.SendReply(code, "", []byte("body that HEAD drops")))
+			}))
+		})
+		c, err := net.Dial("tcp", hs.addr)
+		require.NoError(t, err)
+		defer c.Close()
+		require.NoError(t, c.SetDeadline(time.Now().Add(30*time.Second)))
+		_, err = io.WriteString(c, "HEAD /page HTTP/1.1\r\nHost: t\r\n\r\n"+
+			"GET /204 HTTP/1.1\r\nHost: t\r\n\r\n"+
+			"GET /304 HTTP/1.1\r\nHost: t\r\n\r\n"+
+			"GET /page HTTP/1.1\r\nHost: t\r\n\r\n")
+		require.NoError(t, err)
+
+		rd := bufio.NewReader(c)
+		for _, want := range []struct {
+			method string
+			code   int
+			length string
+		}{
+			{"HEAD", 200, "20"},
+			{"GET", 204, ""},
+			{"GET", 304, ""},
+			{"GET", 200, "20"},
+		} {
+			resp, err := http.ReadResponse(rd, &http.Request{Method: want.method})
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, want.code, resp.StatusCode)
+			assert.Equal(t, want.length, resp.Header.Get("Content-Length"), "status %d", want.code)
+			if want.method == "GET" && want.code == 200 {
+				assert.Equal(t, "body that HEAD drops", string(body))
+			} else {
+				assert.Empty(t, body)
+			}
+		}
 	})
 }

@@ -201,7 +201,7 @@ func listen(group *libevent.Group, servers []*libevent.HTTPServer, address strin
 }
 
 // serveFile answers r with the file under root that its path names.
-// libevent sends no body for HEAD, so GET and HEAD share the code.
+// SendReply sends no body in a reply to HEAD, so GET and HEAD share the code.
 func serveFile(r *libevent.HTTPRequest, root string) {
 	name, ok := resolve(root, r.ParsedURI())
 	if !ok {
