@@ -80,9 +80,14 @@ static int detached(struct evhttp_request *req)
  * libevent 2.1.12's http.c: no body in a reply to HEAD, nor with status
  * 1xx, 204 or 304. evhttp_make_header still writes the output buffer after
  * the headers in those cases, so the shims drop it themselves. */
+static int status_has_body(int code)
+{
+	return code != 204 && code != 304 && (code < 100 || code >= 200);
+}
+
 static int reply_has_body(struct evhttp_request *req, int code)
 {
-	return code != 204 && code != 304 && (code < 100 || code >= 200) &&
+	return status_has_body(code) &&
 	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD;
 }
 
@@ -98,7 +103,7 @@ static void drop_body(struct evhttp_request *req, int code, size_t extra)
 
 	evbuffer_drain(out, evbuffer_get_length(out));
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD && len > 0 &&
-	    (code < 100 || code >= 200) && code != 204 && code != 304 &&
+	    status_has_body(code) &&
 	    evhttp_find_header(headers, "Content-Length") == NULL) {
 		snprintf(value, sizeof(value), "%zu", len);
 		evhttp_add_header(headers, "Content-Length", value);
@@ -178,9 +183,9 @@ void golibevent_http_send_reply_end(struct evhttp_request *req)
 }
 
 /* Every request that reaches a Go handler gets this completion callback,
- * whose key is NULL until OnComplete asks for one. Without a key it still
- * calls Go for every EMPTY_COMPLETIONS_PER_CALL-th completion in a row:
- * each call into Go shows the Go scheduler that the loop's thread is not
+ * whose key is NULL until OnComplete requests one. Without a key it still
+ * calls Go for every EMPTY_COMPLETIONS_PER_CALL-th completion in a row,
+ * because each call into Go shows the Go scheduler that the loop's thread is not
  * blocked in C. A loop pass that writes many replies in C alone lasts long
  * enough for the scheduler to hand the loop's processor to another thread,
  * which with GOMAXPROCS=1 costs more than the empty calls. Calling Go for

@@ -96,8 +96,8 @@
 // In a Go program, the package gives libevent allocation functions
 // (event_set_mem_functions) when it is initialized, which keep freed blocks
 // in a cache per thread. A thread keeps up to 64 blocks of each of glibc's
-// small chunk sizes (24 bytes to 1 KiB) and of 2, 4, 8 and 16 KiB, at most
-// 256 KiB in all, and gives them back to free when it ends. A block from the cache
+// small chunk sizes (24 bytes to 1 KiB) and of 2, 4, 8 and 16 KiB. It keeps
+// at most 256 KiB in all and gives the blocks back to free when it ends. A block from the cache
 // is never larger than the one malloc would give. A Go program always runs
 // several threads, and there glibc's malloc takes a lock for each of the
 // many small allocations of libevent's HTTP code that its own cache does
@@ -105,10 +105,10 @@
 // with free() what libevent returns, as libevent documents.
 // GOLIBEVENT_MEMCACHE=off (or 0 or false) in the environment when the
 // program starts keeps libevent on plain malloc, and [MemCacheEnabled]
-// reports the choice. The cache is never installed in a C program that
-// links the package as a c-archive or c-shared library, whose C code may
-// use libevent with its own functions before the package is initialized,
-// nor in builds with AddressSanitizer (go build -asan).
+// reports the choice. The cache is never installed in builds with
+// AddressSanitizer (go build -asan), nor in a C program that links the
+// package as a c-archive or c-shared library. There C code may use libevent
+// with its own functions before the package is initialized.
 //
 // # Signals
 //

@@ -220,7 +220,7 @@ void golibevent_memcache_thread_empty(void)
 	release_blocks();
 }
 
-void golibevent_memcache_thread_stats(uint64_t *hits, uint64_t *misses, uint64_t *held)
+void golibevent_memcache_thread_stats(uint64_t *hits, uint64_t *misses, uint64_t *cached)
 {
 	uint64_t n = 0;
 	int c;
@@ -228,7 +228,7 @@ void golibevent_memcache_thread_stats(uint64_t *hits, uint64_t *misses, uint64_t
 		n += cache.count[c];
 	*hits = cache.hits;
 	*misses = cache.misses;
-	*held = n;
+	*cached = n;
 }
 
 /* check_on_thread runs the checks that need a thread of their own: reuse
@@ -236,12 +236,12 @@ void golibevent_memcache_thread_stats(uint64_t *hits, uint64_t *misses, uint64_t
  * ends. */
 static void *check_on_thread(void *arg)
 {
-	unsigned *held = arg;
+	unsigned *cached = arg;
 	void *blocks[CLASS_LIMIT + 8];
 	void *p, *q;
 	int i, c;
 
-	*held = 0;
+	*cached = 0;
 	p = cached_malloc(100);
 	cached_free(p);
 	q = cached_malloc(100);
@@ -272,7 +272,7 @@ static void *check_on_thread(void *arg)
 		return (void *)(intptr_t)13;
 
 	for (c = 0; c < CLASSES; c++)
-		*held += cache.count[c];
+		*cached += cache.count[c];
 	return NULL;
 }
 
@@ -280,7 +280,7 @@ int golibevent_memcache_check(void)
 {
 	pthread_t thread;
 	void *result;
-	unsigned held;
+	unsigned cached;
 	uint64_t released_before;
 	size_t n;
 	int c;
@@ -327,14 +327,14 @@ int golibevent_memcache_check(void)
 	}
 
 	released_before = __atomic_load_n(&blocks_released_at_exit, __ATOMIC_RELAXED);
-	if (pthread_create(&thread, NULL, check_on_thread, &held) != 0)
+	if (pthread_create(&thread, NULL, check_on_thread, &cached) != 0)
 		return 6;
 	if (pthread_join(thread, &result) != 0)
 		return 7;
 	if (result != NULL)
 		return (int)(intptr_t)result;
-	if (held == 0 ||
-	    __atomic_load_n(&blocks_released_at_exit, __ATOMIC_RELAXED) - released_before < held)
+	if (cached == 0 ||
+	    __atomic_load_n(&blocks_released_at_exit, __ATOMIC_RELAXED) - released_before < cached)
 		return 8;
 	return 0;
 }

@@ -33,9 +33,10 @@ func MemCacheEnabled() bool {
 // In a Go program, package initialization runs on the process's main
 // thread before any C code of the program can use libevent. In a C
 // program that links Go as a c-archive or c-shared library, it runs on a
-// thread of its own while C code may already be using libevent, maybe
-// with allocation functions of its own, and replacing them then would
-// hand their blocks to free. The main thread tells the two apart.
+// thread of its own. C code may already be using libevent there, maybe
+// with allocation functions of its own, and replacing them would hand
+// their blocks to free. Comparing the thread with the main thread
+// separates the two cases.
 func installMemCache() {
 	switch strings.ToLower(os.Getenv(memCacheEnv)) {
 	case "off", "0", "false":
@@ -50,7 +51,7 @@ func installMemCache() {
 // memCacheThreadStats returns the calling thread's allocations served from
 // its cache and from malloc, and the blocks its cache keeps. The caller
 // must stay on its thread in between (a callback, or runtime.LockOSThread).
-func memCacheThreadStats() (hits, misses, held uint64) {
+func memCacheThreadStats() (hits, misses, cached uint64) {
 	var h, m, n C.uint64_t
 	C.golibevent_memcache_thread_stats(&h, &m, &n)
 	return uint64(h), uint64(m), uint64(n)

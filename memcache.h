@@ -15,7 +15,7 @@ int golibevent_memcache_install(void);
 /* golibevent_memcache_thread_stats reports, for the calling thread, the
  * allocations served from its cache, those that went to malloc, and the
  * blocks its cache keeps now. */
-void golibevent_memcache_thread_stats(uint64_t *hits, uint64_t *misses, uint64_t *held);
+void golibevent_memcache_thread_stats(uint64_t *hits, uint64_t *misses, uint64_t *cached);
 
 /* golibevent_memcache_thread_empty gives the calling thread's cached blocks
  * back to free. */
