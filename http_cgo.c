@@ -238,14 +238,26 @@ static void golibevent_http_request_cb(struct evhttp_request *req, void *key)
 	goHTTPRequestCallback(req, key);
 }
 
-void golibevent_http_set_gencb(struct evhttp *http, void *key)
+/* The request callback of a server that the package owns, which also keeps
+ * the connection's descriptor polled for reading (http_keeper.c). */
+static void golibevent_http_request_keep_cb(struct evhttp_request *req,
+    void *key)
 {
-	evhttp_set_gencb(http, golibevent_http_request_cb, key);
+	golibevent_http_keep_polled(req);
+	golibevent_http_request_cb(req, key);
 }
 
-int golibevent_http_set_cb(struct evhttp *http, const char *path, void *key)
+void golibevent_http_set_gencb(struct evhttp *http, void *key, int owned)
 {
-	return evhttp_set_cb(http, path, golibevent_http_request_cb, key);
+	evhttp_set_gencb(http, owned ? golibevent_http_request_keep_cb :
+	    golibevent_http_request_cb, key);
+}
+
+int golibevent_http_set_cb(struct evhttp *http, const char *path, void *key,
+    int owned)
+{
+	return evhttp_set_cb(http, path, owned ? golibevent_http_request_keep_cb :
+	    golibevent_http_request_cb, key);
 }
 
 static struct bufferevent *golibevent_http_bev_cb(struct event_base *base,

@@ -64,9 +64,12 @@ int golibevent_http_request_peer(struct evhttp_request *req, char *host,
 /* ---- servers ---- */
 
 /* Installs the package's generic request callback (evhttp_set_gencb) or a
- * per-path one (evhttp_set_cb) with key as the argument. */
-void golibevent_http_set_gencb(struct evhttp *http, void *key);
-int golibevent_http_set_cb(struct evhttp *http, const char *path, void *key);
+ * per-path one (evhttp_set_cb) with key as the argument. With owned
+ * non-zero, for a server that the package created, the callback also adds
+ * the keeper of http_keeper.c to each connection. */
+void golibevent_http_set_gencb(struct evhttp *http, void *key, int owned);
+int golibevent_http_set_cb(struct evhttp *http, const char *path, void *key,
+    int owned);
 /* Installs the package's bufferevent callback, or removes it when key is
  * NULL. */
 void golibevent_http_set_bevcb(struct evhttp *http, void *key);
@@ -80,6 +83,18 @@ void golibevent_http_clear_listener_error_cb(struct evconnlistener *lev);
  * set when getsockname fails. */
 int golibevent_http_bound_addr(struct evhttp_bound_socket *bound,
     struct sockaddr_storage *ss, int *len);
+
+/* ---- keepers (http_keeper.c) ---- */
+
+/* Adds a persistent read event to the descriptor of the request's
+ * connection, once per connection, so that evhttp's turns of reading off and
+ * on make no epoll_ctl call. The connection's close callback removes it. */
+void golibevent_http_keep_polled(struct evhttp_request *req);
+
+/* Return how many keepers exist and how many times a keeper's read
+ * callback has run in the process, for tests. */
+long golibevent_http_keepers_live(void);
+long golibevent_http_keeper_passes(void);
 
 /* ---- interop with C code that owns the server or the request ---- */
 

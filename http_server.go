@@ -99,6 +99,16 @@ type pathHandler struct {
 
 // NewHTTPServer creates an HTTP server on b (evhttp_new) with the limits
 // DefaultMaxHeaderBytes and DefaultMaxBodyBytes.
+//
+// From its first request on, each connection of the server has one more
+// persistent read event on its descriptor besides its bufferevent's, which
+// Base.NumEvents, Dump and ForEachEvent count. evhttp turns reading off when
+// it has read a request and on when it sends the reply. With the extra
+// event the descriptor keeps its read interest, so on the epoll backend
+// neither turn makes an epoll_ctl call, and a keep-alive request makes two
+// instead of four. The event removes itself while the bufferevent does not
+// read and the descriptor stays readable, and it is freed before evhttp
+// closes the descriptor. A server from WrapHTTPServer gets no such events.
 func NewHTTPServer(b *Base) (*HTTPServer, error) {
 	s, err := newServer("evhttp_new", b)
 	if err != nil {
@@ -137,7 +147,7 @@ func newServer(op string, b *Base) (*HTTPServer, error) {
 		return nil, opError(op, errno)
 	}
 	s.key = handles.register(s)
-	if err := b.callOnLoop(func() { C.golibevent_http_set_gencb(s.ptr, s.key) }); err != nil {
+	if err := b.callOnLoop(func() { C.golibevent_http_set_gencb(s.ptr, s.key, 1) }); err != nil {
 		C.evhttp_free(s.ptr)
 		handles.release(s.key)
 		return nil, err
@@ -378,7 +388,11 @@ func (s *HTTPServer) Handle(path string, fn HandlerFunc) error {
 		}
 		h := &pathHandler{server: s, path: path, fn: fn}
 		h.key = handles.register(h)
-		if r := C.golibevent_http_set_cb(s.ptr, cpath, h.key); r != 0 {
+		owned := C.int(1)
+		if s.borrowed {
+			owned = 0
+		}
+		if r := C.golibevent_http_set_cb(s.ptr, cpath, h.key, owned); r != 0 {
 			handles.release(h.key)
 			return invalidError(op, "libevent rejected path %q (result %d)", path, int(r))
 		}
@@ -404,7 +418,7 @@ func (s *HTTPServer) HandleDefault(fn HandlerFunc) error {
 		s.gencbSet = s.borrowed && fn != nil
 		s.mu.Unlock()
 		if install {
-			C.golibevent_http_set_gencb(s.ptr, s.key)
+			C.golibevent_http_set_gencb(s.ptr, s.key, 0)
 		}
 		if remove {
 			C.golibevent_http_clear_gencb(s.ptr)

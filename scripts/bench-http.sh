@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the HTTP benchmarks. It builds the "Hello, World!" servers of bench/:
 # the package's native handler and its net/http Handler adapter, a C evhttp
-# server on the same libevent, Go's net/http and fasthttp. It drives each
+# server on the same libevent (also with the package's keeper events, see
+# http_keeper.c), Go's net/http and fasthttp. It drives each
 # with wrk and prints a table of medians with ratios.
 #
 # For each round, every server runs once, in an order rotated by one each
@@ -23,15 +24,15 @@
 #   HTTP_MAX_OTHER   the share of the two CPUs, in percent, that other
 #                    processes and guests may take during a run for it to
 #                    count in the medians (default: 20)
-#   HTTP_SERVERS     servers, from: c c-changelist pkg pkg-changelist
-#                    adapter adapter-changelist gonet fasthttp (default: all
-#                    but adapter-changelist)
+#   HTTP_SERVERS     servers, from: c c-keeper c-changelist pkg
+#                    pkg-changelist adapter adapter-changelist gonet fasthttp
+#                    (default: all but adapter-changelist)
 #   HTTP_TIME_LIMIT  seconds after which the script stops itself
 #                    (default: 420)
 #   BENCH_OUT        folder for the raw results (default: bench/results,
 #                    which git ignores)
 #
-# With the defaults a run takes about 3 minutes on 2 cores: 35 runs of
+# With the defaults a run takes about 4 minutes on 2 cores: 40 runs of
 # about 5.5 seconds each.
 set -euo pipefail
 
@@ -48,7 +49,7 @@ rounds=${HTTP_ROUNDS:-5}
 duration=${HTTP_DURATION:-4}
 conns=${HTTP_CONNS:-50}
 max_other=${HTTP_MAX_OTHER:-20}
-read -r -a servers <<<"${HTTP_SERVERS:-c c-changelist pkg pkg-changelist adapter gonet fasthttp}"
+read -r -a servers <<<"${HTTP_SERVERS:-c c-keeper c-changelist pkg pkg-changelist adapter gonet fasthttp}"
 out_dir=${BENCH_OUT:-$root/bench/results}
 
 bench_name=bench-http
@@ -77,6 +78,7 @@ gcc -O2 -Wall -Wextra -o "$bin/httpd-c" "$root/bench/c/httpd.c" \
 server_command() {
 	case $1 in
 	c) echo "$bin/httpd-c" ;;
+	c-keeper) echo "$bin/httpd-c -k" ;;
 	c-changelist) echo "$bin/httpd-c -c" ;;
 	pkg) echo "$bin/http-pkg -mode native" ;;
 	pkg-changelist) echo "$bin/http-pkg -mode native -changelist" ;;
@@ -256,12 +258,13 @@ c_peer() {
 {
 	echo
 	echo "Medians of $rounds rounds (runs: those in which other work took at most $max_other% of the CPUs):"
-	printf '%-19s %4s %9s %6s %8s %10s %8s %7s %7s %6s %7s %6s\n' server runs 'req/s' 'vs C' 'vs gonet' \
+	printf '%-19s %4s %9s %6s %8s %8s %10s %8s %7s %7s %6s %7s %6s\n' server runs 'req/s' 'vs C' 'vs C-k' 'vs gonet' \
 		'req/CPU-s' 'vs gonet' 'p50 us' 'p99 us' 'srv %' 'other %' errors
 	for name in "${servers[@]}"; do
-		printf '%-19s %4s %9s %6s %8s %10s %8s %7s %7s %6s %7s %6s\n' "$name" \
+		printf '%-19s %4s %9s %6s %8s %8s %10s %8s %7s %7s %6s %7s %6s\n' "$name" \
 			"$(counted_lines "$name" | wc -l)" "$(median "$name" requests_per_second)" \
 			"$(round_ratio "$name" "$(c_peer "$name")" requests_per_second)" \
+			"$(round_ratio "$name" c-keeper requests_per_second)" \
 			"$(round_ratio "$name" gonet requests_per_second)" \
 			"$(median "$name" requests_per_cpu_second)" \
 			"$(round_ratio "$name" gonet requests_per_cpu_second)" \
@@ -272,6 +275,8 @@ c_peer() {
 	echo
 	echo "vs C: the median over the rounds of the ratio within each round against the C evhttp server"
 	echo "with the same base flags (c for the default base, c-changelist for the changelist flag)."
+	echo "vs C-k: the same against c-keeper, C evhttp on the default base with the keeper events"
+	echo "that the package adds to its servers' connections."
 	echo "vs gonet: the same against Go's net/http. req/CPU-s: requests per second of the server's"
 	echo "user and system CPU time. srv %: the server's CPU use; near 100, the server sets the pace."
 	echo "other %: a lower bound of the share of both CPUs that went to other processes and guests."

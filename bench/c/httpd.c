@@ -3,7 +3,7 @@
  * "Hello, World!" as text/plain with libevent 2.1's evhttp directly, with
  * no Go, and listens on 127.0.0.1 only.
  *
- * usage: httpd-c [-c] PORT
+ * usage: httpd-c [-c] [-k] PORT
  *
  * PORT 0 lets the kernel choose a free port. Once the server listens it
  * prints "listening 127.0.0.1:PORT" on standard output. It runs until it is
@@ -11,7 +11,10 @@
  *
  * The base is set up as the Go package sets up its own: evthread_use_pthreads
  * first, so the base is locked, and libevent's default configuration, or
- * with -c the flag EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST. The server gets the
+ * with -c the flag EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST. With -k each
+ * connection gets a second persistent read event, as the package's servers
+ * do (http_keeper.c, written again here in short), so that evhttp's turns of
+ * reading off and on make no epoll_ctl call. The server gets the
  * header and body limits that the package's NewHTTPServer sets (1 MiB and
  * 8 MiB). scripts/bench-http.sh builds it with gcc and links libevent's
  * static archives.
@@ -25,24 +28,97 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/thread.h>
 
 static const char hello[] = "Hello, World!";
 
+/* The keeper of -k: a persistent read event on a connection's descriptor
+ * that steps aside after two readable passes in which the bufferevent read
+ * nothing, and comes back when its input gets data. */
+struct keeper {
+	struct event *ev;
+	struct evbuffer *input;
+	struct evbuffer_cb_entry *input_cb;
+	unsigned idle_passes;
+};
+
+#define MAX_KEPT_FD 65536
+static int use_keepers;
+static struct keeper *keepers[MAX_KEPT_FD];
+
+static void keeper_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct keeper *k = arg;
+	(void)fd;
+	(void)what;
+
+	if (++k->idle_passes >= 2)
+		event_del(k->ev);
+}
+
+static void keeper_input_cb(struct evbuffer *input,
+    const struct evbuffer_cb_info *info, void *arg)
+{
+	struct keeper *k = arg;
+	(void)input;
+
+	if (info->n_added == 0)
+		return;
+	k->idle_passes = 0;
+	if (!event_pending(k->ev, EV_READ, NULL))
+		event_add(k->ev, NULL);
+}
+
+static void keeper_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+	struct keeper *k = arg;
+
+	if (fd >= 0 && fd < MAX_KEPT_FD)
+		keepers[fd] = NULL;
+	evbuffer_remove_cb_entry(k->input, k->input_cb);
+	event_free(k->ev);
+	free(k);
+}
+
+static void keep_polled(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	struct keeper *k;
+
+	if (fd < 0 || fd >= MAX_KEPT_FD || keepers[fd] != NULL)
+		return;
+	k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return;
+	k->ev = event_new(bufferevent_get_base(bev), fd, EV_READ | EV_PERSIST,
+	    keeper_read_cb, k);
+	k->input = bufferevent_get_input(bev);
+	k->input_cb = evbuffer_add_cb(k->input, keeper_input_cb, k);
+	event_add(k->ev, NULL);
+	keepers[fd] = k;
+	evhttp_connection_set_closecb(evcon, keeper_close_cb, k);
+}
+
 static void hello_cb(struct evhttp_request *req, void *arg)
 {
 	struct evbuffer *body = evhttp_request_get_output_buffer(req);
 	(void)arg;
 
+	if (use_keepers)
+		keep_polled(req);
 	evbuffer_add(body, hello, sizeof(hello) - 1);
 	evhttp_send_reply(req, 200, NULL, NULL);
 }
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: httpd-c [-c] PORT\n");
+	fprintf(stderr, "usage: httpd-c [-c] [-k] PORT\n");
 	exit(2);
 }
 
@@ -58,9 +134,11 @@ int main(int argc, char **argv)
 	long port;
 	char *end;
 
-	while ((opt = getopt(argc, argv, "c")) != -1) {
+	while ((opt = getopt(argc, argv, "ck")) != -1) {
 		if (opt == 'c')
 			changelist = 1;
+		else if (opt == 'k')
+			use_keepers = 1;
 		else
 			usage();
 	}
