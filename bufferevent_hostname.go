@@ -22,6 +22,12 @@ import (
 // family must be AF_INET or AF_INET6, because the package creates the
 // socket there before the lookup.
 //
+// While a lookup, or the connect that follows it, is in progress, another
+// ConnectHostname on the same bufferevent fails with an error that matches
+// syscall.EALREADY: libevent 2.1.12 would start a second lookup beside the
+// first and connect once for each. (The package cannot see the lookups of
+// a bufferevent from WrapBufferEvent, so it does not check those.)
+//
 // Closing d does not end the lookup: it finishes or times out as usual, and
 // d's C resolver is freed after it. For a bufferevent from WrapBufferEvent,
 // whose C owner frees it, close d only after the lookup has ended or the
@@ -62,16 +68,17 @@ func (bev *BufferEvent) ConnectHostname(d *DNSBase, family int, host string, por
 	bev.linksLocked().dnsHost = host
 	bev.mu.Unlock()
 	var r C.int
-	var closed bool
+	var lookupErr error
 	// C code frees a wrapped bufferevent, and the package cannot see its
 	// lookup end, so d does not wait for it.
 	tracked := !bev.isForeign()
 	err := bev.base.callOnLoop(func() {
 		// libevent may finish the lookup, and send the event, before
 		// bufferevent_socket_connect_hostname returns.
-		if tracked && !bev.startLookup(d) {
-			closed = true
-			return
+		if tracked {
+			if lookupErr = bev.startLookup(d); lookupErr != nil {
+				return
+			}
 		}
 		created, err := bev.socketForSelect(op, family)
 		if err != nil {
@@ -88,8 +95,8 @@ func (bev *BufferEvent) ConnectHostname(d *DNSBase, family int, host string, por
 	switch {
 	case err != nil:
 		return err
-	case closed:
-		return wrapError(op, ErrClosed)
+	case lookupErr != nil:
+		return wrapError(op, lookupErr)
 	case r != 0:
 		return opError(op, nil)
 	}
@@ -99,13 +106,20 @@ func (bev *BufferEvent) ConnectHostname(d *DNSBase, family int, host string, por
 // startLookup records that a lookup of bev runs in d, whose evdns_base then
 // stays until endLookup. libevent 2.1.12 cancels a bufferevent's lookup when
 // it frees the bufferevent, which reads the evdns_base, and drops the
-// lookups of a freed evdns_base without calling back. It returns false when
-// d is closed.
-func (bev *BufferEvent) startLookup(d *DNSBase) bool {
+// lookups of a freed evdns_base without calling back. It returns ErrClosed
+// when d is closed, and unix.EALREADY while bev has a lookup, or the connect
+// after one, in progress.
+func (bev *BufferEvent) startLookup(d *DNSBase) error {
+	bev.mu.Lock()
+	busy := bev.linked().lookupIn != nil
+	bev.mu.Unlock()
+	if busy {
+		return unix.EALREADY
+	}
 	d.mu.Lock()
 	if d.shutDown || d.cFreed {
 		d.mu.Unlock()
-		return false
+		return ErrClosed
 	}
 	if d.lookupBEVs == nil {
 		d.lookupBEVs = make(map[*BufferEvent]struct{})
@@ -114,14 +128,10 @@ func (bev *BufferEvent) startLookup(d *DNSBase) bool {
 	d.mu.Unlock()
 
 	bev.mu.Lock()
-	previous := bev.linked().lookupIn
 	bev.linksLocked().lookupIn = d
 	bev.mu.Unlock()
-	if previous != nil && previous != d {
-		previous.removeLookupBEV(bev)
-	}
 	bev.installCallbacks()
-	return true
+	return nil
 }
 
 // endLookup lets the resolver of bev's lookup go: the lookup has ended with

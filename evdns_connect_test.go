@@ -4,6 +4,7 @@ package libevent
 
 import (
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 
@@ -140,5 +141,42 @@ func TestConnectHostnameResolverClosedFirst(t *testing.T) {
 			defer d.mu.Unlock()
 			return d.cFreed
 		})
+	})
+}
+
+// TestConnectHostnameTwice starts a second lookup on a bufferevent whose
+// first one still waits for a silent nameserver: libevent 2.1.12 would run
+// both and connect twice, so the second call fails with EALREADY, with the
+// same resolver and with another one. Once the first lookup has ended with
+// its error event, a new one may start.
+func TestConnectHostnameTwice(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		first := newTestResolver(t, b, silentUDPServer(t))
+		require.NoError(t, first.SetTimeout(100*time.Millisecond))
+		require.NoError(t, first.SetAttempts(1))
+		second := newTestResolver(t, b, silentUDPServer(t))
+
+		events := make(chan BEVEvents, 4)
+		bev, err := b.NewBufferEvent(-1, BEVOptCloseOnFree|BEVOptThreadSafe)
+		require.NoError(t, err)
+		t.Cleanup(func() { bev.Close() })
+		require.NoError(t, bev.SetCallbacks(nil, nil, func(_ *BufferEvent, what BEVEvents, _ error) {
+			events <- what
+		}))
+		require.NoError(t, bev.ConnectHostname(first, unix.AF_INET, "slow.test", 80))
+		err = bev.ConnectHostname(first, unix.AF_INET, "slow.test", 80)
+		assert.ErrorIs(t, err, syscall.EALREADY, "the same resolver")
+		err = bev.ConnectHostname(second, unix.AF_INET, "slow.test", 80)
+		assert.ErrorIs(t, err, syscall.EALREADY, "another resolver")
+
+		runLoopUntilCleanup(t, b)
+		select {
+		case what := <-events:
+			assert.Equal(t, BEVEventError, what&BEVEventError)
+		case <-time.After(time.Minute):
+			t.Fatal("no error event within a minute")
+		}
+		assert.NoError(t, bev.ConnectHostname(first, unix.AF_INET, "slow.test", 80), "after the first lookup ended")
 	})
 }
