@@ -238,8 +238,9 @@ static void golibevent_http_request_cb(struct evhttp_request *req, void *key)
 	goHTTPRequestCallback(req, key);
 }
 
-/* The request callback of a server that the package owns, which also keeps
- * the connection's descriptor polled for reading (http_keeper.c). */
+/* The request callback of a server that the package owns on the epoll
+ * backend, which also keeps the connection's descriptor polled for reading
+ * (http_keeper.c). */
 static void golibevent_http_request_keep_cb(struct evhttp_request *req,
     void *key)
 {
@@ -247,16 +248,16 @@ static void golibevent_http_request_keep_cb(struct evhttp_request *req,
 	golibevent_http_request_cb(req, key);
 }
 
-void golibevent_http_set_gencb(struct evhttp *http, void *key, int owned)
+void golibevent_http_set_gencb(struct evhttp *http, void *key, int keep)
 {
-	evhttp_set_gencb(http, owned ? golibevent_http_request_keep_cb :
+	evhttp_set_gencb(http, keep ? golibevent_http_request_keep_cb :
 	    golibevent_http_request_cb, key);
 }
 
 int golibevent_http_set_cb(struct evhttp *http, const char *path, void *key,
-    int owned)
+    int keep)
 {
-	return evhttp_set_cb(http, path, owned ? golibevent_http_request_keep_cb :
+	return evhttp_set_cb(http, path, keep ? golibevent_http_request_keep_cb :
 	    golibevent_http_request_cb, key);
 }
 

@@ -64,12 +64,12 @@ int golibevent_http_request_peer(struct evhttp_request *req, char *host,
 /* ---- servers ---- */
 
 /* Installs the package's generic request callback (evhttp_set_gencb) or a
- * per-path one (evhttp_set_cb) with key as the argument. With owned
- * non-zero, for a server that the package created, the callback also adds
- * the keeper of http_keeper.c to each connection. */
-void golibevent_http_set_gencb(struct evhttp *http, void *key, int owned);
+ * per-path one (evhttp_set_cb) with key as the argument. With keep
+ * non-zero the callback also adds the keeper of http_keeper.c to each
+ * connection. */
+void golibevent_http_set_gencb(struct evhttp *http, void *key, int keep);
 int golibevent_http_set_cb(struct evhttp *http, const char *path, void *key,
-    int owned);
+    int keep);
 /* Installs the package's bufferevent callback, or removes it when key is
  * NULL. */
 void golibevent_http_set_bevcb(struct evhttp *http, void *key);

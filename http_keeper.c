@@ -1,5 +1,6 @@
 /*
- * A second read event on each connection of a server that the package owns.
+ * A second read event on each connection of a server that the package owns
+ * on the epoll backend.
  *
  * evhttp 2.1.12 disables reading on a server connection once it has read a
  * request and enables it again when it sends the reply. On a base without
@@ -11,8 +12,9 @@
  * descriptor, the keeper, keeps the read interest in that union, so that
  * evhttp's turns change no registration and a request costs two epoll_ctl
  * calls: those of the write event. The poll and select backends make no
- * system call per change, and there the keeper costs one callback per
- * readable pass.
+ * system call per change, and there a keeper would only cost a callback
+ * per readable pass, so the package adds none (keepPolled in
+ * http_keeper.go).
  *
  * The keeper's callback does nothing while the bufferevent reads. When
  * the bufferevent does not read (evhttp has disabled reading, or a

@@ -100,9 +100,9 @@ type pathHandler struct {
 // NewHTTPServer creates an HTTP server on b (evhttp_new) with the limits
 // DefaultMaxHeaderBytes and DefaultMaxBodyBytes.
 //
-// From its first request on, each connection of the server has one more
-// persistent read event on its descriptor besides its bufferevent's, which
-// Base.NumEvents, Dump and ForEachEvent count. evhttp turns reading off when
+// On the epoll backend, from its first request on, each connection of the
+// server has one more persistent read event on its descriptor besides its
+// bufferevent's, which Base.NumEvents, Dump and ForEachEvent count. evhttp turns reading off when
 // it has read a request and on when it sends the reply. With the extra
 // event the descriptor keeps its read interest, so on the epoll backend
 // neither turn makes an epoll_ctl call, and a keep-alive request makes two
@@ -110,7 +110,7 @@ type pathHandler struct {
 // read and the descriptor stays readable, and it is freed before evhttp
 // closes the descriptor. A server from WrapHTTPServer gets no such events.
 func NewHTTPServer(b *Base) (*HTTPServer, error) {
-	s, err := newServer("evhttp_new", b)
+	s, err := newServer("evhttp_new", b, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,9 @@ func NewHTTPServer(b *Base) (*HTTPServer, error) {
 	return s, nil
 }
 
-func newServer(op string, b *Base) (*HTTPServer, error) {
+// newServer creates an evhttp on b. root is the server whose connections
+// the new one serves, for a virtual host, or nil for a server of its own.
+func newServer(op string, b *Base, root *HTTPServer) (*HTTPServer, error) {
 	if err := b.enter(op); err != nil {
 		return nil, err
 	}
@@ -138,6 +140,10 @@ func newServer(op string, b *Base) (*HTTPServer, error) {
 		vhosts:     make(map[*HTTPServer]string),
 		completing: make(map[*C.struct_evhttp_request]*HTTPRequest),
 	}
+	s.root = root
+	if root == nil {
+		s.root = s
+	}
 	s.closed, s.cancelClosed = context.WithCancel(context.Background())
 	var errno error
 	if err := b.callOnLoop(func() { s.ptr, errno = C.evhttp_new(b.ptr) }); err != nil {
@@ -147,7 +153,7 @@ func newServer(op string, b *Base) (*HTTPServer, error) {
 		return nil, opError(op, errno)
 	}
 	s.key = handles.register(s)
-	if err := b.callOnLoop(func() { C.golibevent_http_set_gencb(s.ptr, s.key, 1) }); err != nil {
+	if err := b.callOnLoop(func() { C.golibevent_http_set_gencb(s.ptr, s.key, s.keepPolled()) }); err != nil {
 		C.evhttp_free(s.ptr)
 		handles.release(s.key)
 		return nil, err
@@ -388,11 +394,7 @@ func (s *HTTPServer) Handle(path string, fn HandlerFunc) error {
 		}
 		h := &pathHandler{server: s, path: path, fn: fn}
 		h.key = handles.register(h)
-		owned := C.int(1)
-		if s.borrowed {
-			owned = 0
-		}
-		if r := C.golibevent_http_set_cb(s.ptr, cpath, h.key, owned); r != 0 {
+		if r := C.golibevent_http_set_cb(s.ptr, cpath, h.key, s.keepPolled()); r != 0 {
 			handles.release(h.key)
 			return invalidError(op, "libevent rejected path %q (result %d)", path, int(r))
 		}
@@ -418,7 +420,7 @@ func (s *HTTPServer) HandleDefault(fn HandlerFunc) error {
 		s.gencbSet = s.borrowed && fn != nil
 		s.mu.Unlock()
 		if install {
-			C.golibevent_http_set_gencb(s.ptr, s.key, 0)
+			C.golibevent_http_set_gencb(s.ptr, s.key, s.keepPolled())
 		}
 		if remove {
 			C.golibevent_http_clear_gencb(s.ptr)
@@ -559,7 +561,7 @@ func (s *HTTPServer) AddVirtualHost(pattern string) (*HTTPServer, error) {
 	defer C.free(unsafe.Pointer(cpattern))
 	var vhost *HTTPServer
 	err := s.do(op, func() error {
-		v, err := newServer(op, s.base)
+		v, err := newServer(op, s.base, s.root)
 		if err != nil {
 			return err
 		}
