@@ -6,7 +6,11 @@
 #include "http_cgo.h"
 #include "_cgo_export.h"
 
+#include <event2/bufferevent.h>
+
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -298,6 +302,28 @@ int golibevent_http_bound_addr(struct evhttp_bound_socket *bound,
 		return -1;
 	*len = (int)n;
 	return 0;
+}
+
+int golibevent_http_bound_nodelay(struct evhttp_bound_socket *bound)
+{
+	int on = 1;
+	evutil_socket_t fd = evhttp_bound_socket_get_fd(bound);
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+int golibevent_http_request_nodelay(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	int on = 0;
+	socklen_t n = sizeof(on);
+	evutil_socket_t fd;
+
+	if (evcon == NULL)
+		return -1;
+	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &n) != 0)
+		return -1;
+	return on != 0;
 }
 
 /* ---- interop with C code that owns the server or the request ---- */

@@ -96,6 +96,15 @@ void golibevent_http_keep_polled(struct evhttp_request *req);
 long golibevent_http_keepers_live(void);
 long golibevent_http_keeper_passes(void);
 
+/* Sets TCP_NODELAY on the bound socket, which the connections that it
+ * accepts inherit on Linux. Returns setsockopt's result, with errno. */
+int golibevent_http_bound_nodelay(struct evhttp_bound_socket *bound);
+
+/* Returns 1 when the socket of the request's connection has TCP_NODELAY, 0
+ * when it has not, and -1 when there is no connection or getsockopt
+ * failed. For tests. */
+int golibevent_http_request_nodelay(struct evhttp_request *req);
+
 /* ---- interop with C code that owns the server or the request ---- */
 
 /* Removes the generic callback (evhttp_set_gencb with NULL), so that

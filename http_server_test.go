@@ -120,3 +120,28 @@ func TestHTTPReplyWithoutBody(t *testing.T) {
 		}
 	})
 }
+
+// TestHTTPBindSetsNoDelay checks that connections accepted on a socket from
+// Bind have TCP_NODELAY, without which a reply in several writes waits for
+// the client's delayed ACK.
+func TestHTTPBindSetsNoDelay(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		type result struct {
+			on  bool
+			err error
+		}
+		results := make(chan result, 1)
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleDefault(func(r *HTTPRequest) {
+				on, err := r.noDelay()
+				results <- result{on, err}
+				assert.NoError(t, r.SendReply(http.StatusOK, "", nil))
+			}))
+		})
+		code, _ := httpGet(t, hs.url+"/")
+		assert.Equal(t, http.StatusOK, code)
+		res := <-results
+		require.NoError(t, res.err)
+		assert.True(t, res.on, "TCP_NODELAY on the accepted connection")
+	})
+}
