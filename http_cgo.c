@@ -178,12 +178,54 @@ void golibevent_http_send_reply_start(struct evhttp_request *req, int code,
 	evhttp_send_reply_start(req, code, reason);
 }
 
+/* The write callback of a chunked reply's last chunk. An OpenSSL
+ * bufferevent in libevent 2.1.12 always defers its write callback, and the
+ * deferred call does not check the output again. So a callback from the
+ * write of an earlier chunk can run after the last chunk was queued, and
+ * evhttp's own end (evhttp_send_reply_end) would take it for the end of the
+ * reply: it finished the request, turned writing off for the next one, and
+ * left the last chunk unsent. This callback waits for an empty output. */
+static void finish_chunked_reply_cb(struct evhttp_connection *evcon,
+    void *arg)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	/* With chunked cleared and the output empty, this ends the request
+	 * at once. */
+	evhttp_send_reply_end(arg);
+}
+
 void golibevent_http_send_reply_end(struct evhttp_request *req)
 {
-	if (detached(req))
+	struct evbuffer *last;
+
+	if (detached(req)) {
 		evhttp_request_free(req);
-	else
+		return;
+	}
+	if (!req->chunked) {
+		/* NOTE: a streamed reply to an HTTP/1.0 client, which is not
+		 * chunked, still ends here, and over TLS a stale write callback
+		 * can end it before its last data is written. */
 		evhttp_send_reply_end(req);
+		return;
+	}
+	last = evbuffer_new();
+	if (last == NULL || evbuffer_add(last, "0\r\n\r\n", 5) != 0) {
+		if (last != NULL)
+			evbuffer_free(last);
+		evhttp_send_reply_end(req);
+		return;
+	}
+	/* The last chunk goes out as plain data, after which the request
+	 * counts as finished by its user, as evhttp_send_reply_end marks it:
+	 * if the connection fails first, evhttp frees the request. */
+	req->chunked = 0;
+	req->userdone = 1;
+	evhttp_send_reply_chunk_with_cb(req, last, finish_chunked_reply_cb, req);
+	evbuffer_free(last);
 }
 
 /* Every request that reaches a Go handler gets this completion callback,

@@ -3,6 +3,7 @@
 package libevent
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/pem"
@@ -15,10 +16,12 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -547,5 +550,47 @@ func TestHTTPSConnectionByName(t *testing.T) {
 		_, err = anyHost.Get(ctx, fmt.Sprintf("https://web.test:%d/hello", port))
 		assert.Equal(t, 62, tlsFailure(t, err).VerifyResult, "X509_V_ERR_HOSTNAME_MISMATCH")
 		assert.Equal(t, int32(4), hs.requests.Load(), "requests that reached the server")
+	})
+}
+
+// TestHTTPSChunkedRepliesComplete sends many chunked replies over one
+// keep-alive TLS connection, with the chunks and the end from another
+// goroutine. libevent 2.1.12's OpenSSL bufferevent defers its write
+// callback without checking the output again. So evhttp's own end of a
+// chunked reply could take the callback of an earlier chunk for the end of
+// the reply, and leave the last chunk unsent.
+func TestHTTPSChunkedRepliesComplete(t *testing.T) {
+	const replies = 1500
+	p := newTestPKI(t)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		cfg := serverConfig(t, p.server)
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.SetTLS(cfg))
+			require.NoError(t, s.HandleDefault(func(r *HTTPRequest) {
+				assert.NoError(t, r.SendReplyStart(http.StatusOK, ""))
+				go func() {
+					for i := 0; i < 2; i++ {
+						runtime.Gosched()
+						assert.NoError(t, r.SendReplyChunk([]byte(fmt.Sprintf("chunk %d\n", i))))
+					}
+					assert.NoError(t, r.SendReplyEnd())
+				}()
+			}))
+		})
+		conn, err := tls.Dial("tcp", hs.addr, &tls.Config{RootCAs: p.pool, ServerName: "127.0.0.1"})
+		require.NoError(t, err)
+		defer conn.Close()
+		rd := bufio.NewReader(conn)
+		for i := 0; i < replies; i++ {
+			require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+			_, err := io.WriteString(conn, "GET /c HTTP/1.1\r\nHost: t\r\n\r\n")
+			require.NoError(t, err)
+			resp, err := http.ReadResponse(rd, &http.Request{Method: "GET"})
+			require.NoError(t, err, "reply %d", i)
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err, "the body of reply %d", i)
+			require.Equal(t, "chunk 0\nchunk 1\n", string(body), "reply %d", i)
+		}
 	})
 }
