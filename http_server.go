@@ -714,6 +714,12 @@ func (s *HTTPServer) SetDefaultContentType(contentType string) error {
 // the connection gets a plain socket bufferevent. A nil fn restores that.
 // An OpenSSL bufferevent needs BEVOptCloseOnFree, which makes libevent free
 // its SSL with the connection; [HTTPServer.SetTLS] does all this in C.
+//
+// A filter bufferevent ([Base.NewBufferEventFilter]) serves only the first
+// request of a keep-alive connection. libevent 2.1.12's filter passes its
+// output on when data is added while writing is enabled, but evhttp adds
+// each later reply while writing is off and only then turns it on, so the
+// reply stays in the filter.
 func (s *HTTPServer) SetBufferEventFunc(fn func(b *Base) (*BufferEvent, error)) error {
 	return s.do("evhttp_set_bevcb", func() error {
 		s.mu.Lock()
