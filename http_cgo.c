@@ -353,9 +353,8 @@ int golibevent_http_bound_nodelay(struct evhttp_bound_socket *bound)
 	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
-int golibevent_http_request_nodelay(struct evhttp_request *req)
+int golibevent_http_connection_nodelay(struct evhttp_connection *evcon)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	int on = 0;
 	socklen_t n = sizeof(on);
 	evutil_socket_t fd;
@@ -366,6 +365,12 @@ int golibevent_http_request_nodelay(struct evhttp_request *req)
 	if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &n) != 0)
 		return -1;
 	return on != 0;
+}
+
+int golibevent_http_request_nodelay(struct evhttp_request *req)
+{
+	return golibevent_http_connection_nodelay(
+	    evhttp_request_get_connection(req));
 }
 
 /* ---- interop with C code that owns the server or the request ---- */

@@ -100,9 +100,10 @@ long golibevent_http_keeper_passes(void);
  * accepts inherit on Linux. Returns setsockopt's result, with errno. */
 int golibevent_http_bound_nodelay(struct evhttp_bound_socket *bound);
 
-/* Returns 1 when the socket of the request's connection has TCP_NODELAY, 0
- * when it has not, and -1 when there is no connection or getsockopt
- * failed. For tests. */
+/* Return 1 when the socket of the connection, or of the request's
+ * connection, has TCP_NODELAY, 0 when it has not, and -1 when there is no
+ * connection or getsockopt failed. For tests. */
+int golibevent_http_connection_nodelay(struct evhttp_connection *evcon);
 int golibevent_http_request_nodelay(struct evhttp_request *req);
 
 /* ---- interop with C code that owns the server or the request ---- */

@@ -481,7 +481,19 @@ func (s *HTTPServer) Bind(address string) (net.Addr, error) {
 // noDelay reports whether the socket of r's connection has TCP_NODELAY. It
 // must run on the loop's goroutine, in r's handler.
 func (r *HTTPRequest) noDelay() (bool, error) {
-	v := C.golibevent_http_request_nodelay(r.ptr)
+	return noDelayResult(C.golibevent_http_request_nodelay(r.ptr))
+}
+
+// noDelay reports whether the socket of c has TCP_NODELAY.
+func (c *HTTPConnection) noDelay() (bool, error) {
+	var v C.int
+	if err := c.base.callOnLoop(func() { v = C.golibevent_http_connection_nodelay(c.ptr) }); err != nil {
+		return false, err
+	}
+	return noDelayResult(v)
+}
+
+func noDelayResult(v C.int) (bool, error) {
 	if v < 0 {
 		return false, wrapError("getsockopt", errFailed)
 	}

@@ -11,6 +11,8 @@
 #include "http_tls_cgo.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,12 +51,29 @@ static int record_verify_error(int ok, X509_STORE_CTX *store)
  * a connection without a TLS close_notify, so such a close is an end of
  * file: SSL_OP_IGNORE_UNEXPECTED_EOF makes OpenSSL 3 report it as one,
  * and libevent's dirty-shutdown flag does the same with OpenSSL 1.1. */
+/* Sets TCP_NODELAY on the socket when a handshake starts. An OpenSSL
+ * bufferevent writes each chain of its output as a TLS record of its own,
+ * so a request with a body or a reply goes out in several small writes,
+ * and with Nagle's algorithm the later ones waited for the peer's delayed
+ * ACK: a POST from the HTTPS client took 43 ms against 0.2 ms for a GET. */
+static void set_nodelay_on_handshake(const SSL *ssl, int where, int ret)
+{
+	int fd, on = 1;
+
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_START))
+		return;
+	fd = SSL_get_fd(ssl);
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
 static void prepare_http_ssl(SSL *ssl)
 {
 #ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
 	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 #endif
-	(void)ssl;
+	SSL_set_info_callback(ssl, set_nodelay_on_handshake);
 }
 
 /* Returns a bufferevent whose bufferevent_setfd fails, which makes evhttp

@@ -333,6 +333,11 @@ func TestHTTPSClientAgainstGoServer(t *testing.T) {
 		assert.Equal(t, "POST /second TLS 1.3 host=127.0.0.1:"+strconv.Itoa(port)+" payload", string(resp.Body))
 
 		assert.Equal(t, int32(1), conns.Load()-before, "two requests did not share one TLS connection")
+		// Without TCP_NODELAY the body of a POST, a TLS record of its own,
+		// waited for the server's delayed ACK.
+		on, err := c.noDelay()
+		require.NoError(t, err)
+		assert.True(t, on, "TCP_NODELAY on the client's socket")
 	})
 }
 
@@ -592,5 +597,38 @@ func TestHTTPSChunkedRepliesComplete(t *testing.T) {
 			require.NoError(t, err, "the body of reply %d", i)
 			require.Equal(t, "chunk 0\nchunk 1\n", string(body), "reply %d", i)
 		}
+	})
+}
+
+// TestHTTPSServerNoDelayOnListener checks that a TLS connection accepted on
+// a Listener, which Bind's socket option does not reach, gets TCP_NODELAY
+// when its handshake starts.
+func TestHTTPSServerNoDelayOnListener(t *testing.T) {
+	p := newTestPKI(t)
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		s, err := NewHTTPServer(b)
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		require.NoError(t, s.SetTLS(serverConfig(t, p.server)))
+		results := make(chan bool, 1)
+		require.NoError(t, s.HandleDefault(func(r *HTTPRequest) {
+			on, err := r.noDelay()
+			assert.NoError(t, err)
+			results <- on
+			assert.NoError(t, r.SendReply(http.StatusOK, "", nil))
+		}))
+		l, err := b.Listen("tcp", "127.0.0.1:0", LEVOptReusable, -1, nil)
+		require.NoError(t, err)
+		addr, err := l.Addr()
+		require.NoError(t, err)
+		require.NoError(t, s.Accept(l))
+		runLoopUntilCleanup(t, b)
+
+		resp, err := goHTTPSClient(t, p).Get("https://" + addr.String() + "/")
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.True(t, <-results, "TCP_NODELAY on a connection from a Listener")
 	})
 }
