@@ -436,12 +436,13 @@ func (s *HTTPServer) HandleDefault(fn HandlerFunc) error {
 //
 // Bind sets TCP_NODELAY on the socket, which on Linux the connections that
 // it accepts inherit, as Go's net package sets it by default and evhttp
-// does not. Without it, a reply written
-// in more than one piece can wait for the client's delayed ACK, about 40 ms
-// on Linux: every reply of an HTTPS server, whose OpenSSL bufferevent sends
-// the headers and the body as separate TLS records, and the chunks of a
-// chunked reply. Accept and AcceptNet leave the listener's options as they
-// are.
+// does not. Without it, a reply written in more than one piece can wait
+// for the client's delayed ACK, about 40 ms on Linux: every reply of an
+// HTTPS server, whose OpenSSL bufferevent sends the headers and the body
+// as separate TLS records, and the chunks of a chunked reply. Accept and
+// AcceptNet leave the listener's options as they are, but a server with
+// SetTLS sets TCP_NODELAY on each connection when its handshake starts,
+// wherever it was accepted.
 func (s *HTTPServer) Bind(address string) (net.Addr, error) {
 	const op = "evhttp_bind_socket_with_handle"
 	ap, err := netip.ParseAddrPort(address)
