@@ -24,9 +24,9 @@ import (
 //
 // While a lookup, or the connect that follows it, is in progress, another
 // ConnectHostname on the same bufferevent fails with an error that matches
-// syscall.EALREADY: libevent 2.1.12 would start a second lookup beside the
-// first and connect once for each. (The package cannot see the lookups of
-// a bufferevent from WrapBufferEvent, so it does not check those.)
+// syscall.EALREADY, because libevent 2.1.12 would start a second lookup
+// beside the first and connect once for each. The package cannot see the
+// lookups of a bufferevent from WrapBufferEvent, so it does not check those.
 //
 // Closing d does not end the lookup: it finishes or times out as usual, and
 // d's C resolver is freed after it. For a bufferevent from WrapBufferEvent,

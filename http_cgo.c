@@ -219,9 +219,9 @@ void golibevent_http_send_reply_end(struct evhttp_request *req)
 		evhttp_send_reply_end(req);
 		return;
 	}
-	/* The last chunk goes out as plain data, after which the request
-	 * counts as finished by its user, as evhttp_send_reply_end marks it:
-	 * if the connection fails first, evhttp frees the request. */
+	/* The last chunk goes out as plain data. The request then counts as
+	 * finished by its user, as evhttp_send_reply_end marks it, so evhttp
+	 * frees it if the connection fails first. */
 	req->chunked = 0;
 	req->userdone = 1;
 	evhttp_send_reply_chunk_with_cb(req, last, finish_chunked_reply_cb, req);

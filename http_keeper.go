@@ -7,10 +7,9 @@ import "C"
 
 // keepPolled returns 1 when the request callbacks of s add keepers to its
 // connections: on a server that the package created on the epoll backend,
-// or on a virtual host of one.
-// C code may set its own close callback on the connections of a server
-// from WrapHTTPServer, which the keeper needs, and the poll and select
-// backends make no system call that a keeper would save.
+// or on a virtual host of one. A keeper needs the connection's close
+// callback, which C code may use on a server from WrapHTTPServer. The poll
+// and select backends make no system call that a keeper would save.
 func (s *HTTPServer) keepPolled() C.int {
 	if s.root.borrowed || s.base.backend() != "epoll" {
 		return 0

@@ -85,7 +85,7 @@ func waitKeepers(t *testing.T, want int64, what string) {
 func TestHTTPKeeperReleasedOnClose(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		before := httpKeepersLive()
-		kept := keepersPerConn(bk)
+		keepers := keepersPerConn(bk)
 		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
 			require.NoError(t, s.HandleDefault(goReply("ok")))
 			require.NoError(t, s.SetTimeout(300*time.Millisecond))
@@ -132,7 +132,7 @@ func TestHTTPKeeperReleasedOnClose(t *testing.T) {
 			k := dialKeeper(t, hs.addr)
 			k.get("/", "ok")
 			k.get("/", "ok")
-			waitKeepers(t, before+kept, tc.name+", open")
+			waitKeepers(t, before+keepers, tc.name+", open")
 			tc.close(k)
 			waitKeepers(t, before, tc.name+", closed")
 		}
@@ -156,7 +156,7 @@ func TestHTTPKeeperReleasedOnClose(t *testing.T) {
 		require.NoError(t, err)
 		k := dialKeeper(t, addr.String())
 		k.get("/", "other")
-		waitKeepers(t, before+kept, "server open")
+		waitKeepers(t, before+keepers, "server open")
 		require.NoError(t, other.Close())
 		waitKeepers(t, before, "server closed")
 		k.waitClosed()
@@ -165,9 +165,9 @@ func TestHTTPKeeperReleasedOnClose(t *testing.T) {
 
 func TestHTTPKeeperDeferredReplyPipelined(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		held := make(chan *HTTPRequest, 1)
+		pending := make(chan *HTTPRequest, 1)
 		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
-			require.NoError(t, s.Handle("/slow", func(r *HTTPRequest) { held <- r }))
+			require.NoError(t, s.Handle("/slow", func(r *HTTPRequest) { pending <- r }))
 			require.NoError(t, s.HandleDefault(func(r *HTTPRequest) {
 				assert.NoError(t, r.SendReply(http.StatusOK, "", []byte(r.URI())))
 			}))
@@ -177,7 +177,7 @@ func TestHTTPKeeperDeferredReplyPipelined(t *testing.T) {
 		k.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
 		var slow *HTTPRequest
 		select {
-		case slow = <-held:
+		case slow = <-pending:
 		case <-time.After(30 * time.Second):
 			t.Fatal("the /slow request did not reach its handler")
 		}

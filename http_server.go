@@ -102,13 +102,14 @@ type pathHandler struct {
 //
 // On the epoll backend, from its first request on, each connection of the
 // server has one more persistent read event on its descriptor besides its
-// bufferevent's, which Base.NumEvents, Dump and ForEachEvent count. evhttp turns reading off when
-// it has read a request and on when it sends the reply. With the extra
-// event the descriptor keeps its read interest, so on the epoll backend
+// bufferevent's, which Base.NumEvents, Dump and ForEachEvent count. evhttp
+// turns reading off when it has read a request and on when it sends the
+// reply. Because the extra event keeps the descriptor's read interest,
 // neither turn makes an epoll_ctl call, and a keep-alive request makes two
 // instead of four. The event removes itself while the bufferevent does not
 // read and the descriptor stays readable, and it is freed before evhttp
-// closes the descriptor. A server from WrapHTTPServer gets no such events.
+// closes the descriptor. Servers from WrapHTTPServer, and their virtual
+// hosts, get no such events.
 func NewHTTPServer(b *Base) (*HTTPServer, error) {
 	s, err := newServer("evhttp_new", b, nil)
 	if err != nil {
@@ -437,9 +438,10 @@ func (s *HTTPServer) HandleDefault(fn HandlerFunc) error {
 // Bind sets TCP_NODELAY on the socket, which on Linux the connections that
 // it accepts inherit, as Go's net package sets it by default and evhttp
 // does not. Without it, a reply written in more than one piece can wait
-// for the client's delayed ACK, about 40 ms on Linux: every reply of an
-// HTTPS server, whose OpenSSL bufferevent sends the headers and the body
-// as separate TLS records, and the chunks of a chunked reply. Accept and
+// for the client's delayed ACK, about 40 ms on Linux. That happened to
+// every reply of an HTTPS server, whose OpenSSL bufferevent sends the
+// headers and the body as separate TLS records, and to the chunks of a
+// chunked reply. Accept and
 // AcceptNet leave the listener's options as they are, but a server with
 // SetTLS sets TCP_NODELAY on each connection when its handshake starts,
 // wherever it was accepted.

@@ -53,9 +53,10 @@ static int record_verify_error(int ok, X509_STORE_CTX *store)
  * and libevent's dirty-shutdown flag does the same with OpenSSL 1.1. */
 /* Sets TCP_NODELAY on the socket when a handshake starts. An OpenSSL
  * bufferevent writes each chain of its output as a TLS record of its own,
- * so a request with a body or a reply goes out in several small writes,
- * and with Nagle's algorithm the later ones waited for the peer's delayed
- * ACK: a POST from the HTTPS client took 43 ms against 0.2 ms for a GET. */
+ * so a request with a body, or a reply, goes out in several small writes.
+ * With Nagle's algorithm the later writes waited for the peer's delayed
+ * ACK: a POST from the HTTPS client took 43 ms, against 0.2 ms for a GET
+ * (to Go's TLS server on 127.0.0.1). */
 static void set_nodelay_on_handshake(const SSL *ssl, int where, int ret)
 {
 	int fd, on = 1;
