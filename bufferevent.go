@@ -544,7 +544,8 @@ func (bev *BufferEvent) Enabled() EventFlags {
 }
 
 // Write appends p to the output buffer (bufferevent_write); libevent sends
-// it from the loop. It implements io.Writer.
+// it from the loop, or Write sends it at once with write-through on (see
+// [BufferEvent.SetWriteThrough]). It implements io.Writer.
 func (bev *BufferEvent) Write(p []byte) (int, error) {
 	const op = "bufferevent_write"
 	if err := bev.enter(op); err != nil {
@@ -554,13 +555,13 @@ func (bev *BufferEvent) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if C.bufferevent_write(bev.ptr, unsafe.Pointer(&p[0]), C.size_t(len(p))) != 0 {
+	if C.golibevent_bev_write(bev.st, unsafe.Pointer(&p[0]), C.size_t(len(p))) != 0 {
 		return 0, opError(op, nil)
 	}
 	return len(p), nil
 }
 
-// WriteString appends s to the output buffer. It implements
+// WriteString appends s to the output buffer, as Write does. It implements
 // io.StringWriter.
 func (bev *BufferEvent) WriteString(s string) (int, error) {
 	const op = "bufferevent_write"
@@ -571,7 +572,7 @@ func (bev *BufferEvent) WriteString(s string) (int, error) {
 	if len(s) == 0 {
 		return 0, nil
 	}
-	if C.bufferevent_write(bev.ptr, unsafe.Pointer(unsafe.StringData(s)), C.size_t(len(s))) != 0 {
+	if C.golibevent_bev_write(bev.st, unsafe.Pointer(unsafe.StringData(s)), C.size_t(len(s))) != 0 {
 		return 0, opError(op, nil)
 	}
 	return len(s), nil
@@ -684,7 +685,8 @@ func (bev *BufferEvent) ReadBuffer(dst *Buffer) error {
 }
 
 // WriteBuffer moves all of src into the output without copying
-// (bufferevent_write_buffer).
+// (bufferevent_write_buffer). With write-through on, what the socket takes
+// at once is written from src instead.
 func (bev *BufferEvent) WriteBuffer(src *Buffer) error {
 	const op = "bufferevent_write_buffer"
 	if err := bev.enter(op); err != nil {
@@ -703,7 +705,7 @@ func (bev *BufferEvent) WriteBuffer(src *Buffer) error {
 		return err
 	}
 	src.changed()
-	if C.bufferevent_write_buffer(bev.ptr, src.ptr) != 0 {
+	if C.golibevent_bev_write_buffer(bev.st, src.ptr) != 0 {
 		if err := bev.frozenError(op, false); err != nil {
 			return err
 		}
@@ -736,7 +738,7 @@ func (bev *BufferEvent) MoveInputTo(dst *BufferEvent) (int, error) {
 		}
 		defer dst.leave()
 	}
-	n := C.golibevent_bev_move_input(bev.ptr, dst.ptr)
+	n := C.golibevent_bev_move_input(bev.ptr, dst.st)
 	if n < 0 {
 		if err := bev.frozenError(op, true); err != nil {
 			return 0, err

@@ -483,21 +483,6 @@ void golibevent_bev_setcb(struct golibevent_bev *st, int which)
 		golibevent_bev_event_cb) : NULL, st);
 }
 
-long long golibevent_bev_move_input(struct bufferevent *src, struct bufferevent *dst)
-{
-	struct evbuffer *input = bufferevent_get_input(src);
-	size_t n;
-	int r;
-
-	/* The lock keeps a thread-safe bufferevent's loop from adding to the
-	 * input between the count and the move. */
-	bufferevent_lock(src);
-	n = evbuffer_get_length(input);
-	r = evbuffer_add_buffer(bufferevent_get_output(dst), input);
-	bufferevent_unlock(src);
-	return r == 0 ? (long long)n : -1;
-}
-
 void golibevent_bev_free(struct golibevent_bev *st)
 {
 	bufferevent_lock(st->bev);
@@ -855,6 +840,7 @@ struct golibevent_bev *golibevent_bev_filter_new(struct bufferevent *underlying,
 void golibevent_bev_detach_state(struct golibevent_bev *st)
 {
 	bufferevent_lock(st->bev);
+	st->write_through = 0;
 	if (st->input_cb != NULL)
 		evbuffer_remove_cb_entry(bufferevent_get_input(st->bev),
 		    st->input_cb);

@@ -126,6 +126,9 @@ struct golibevent_bev {
 	 * by setting free_pending. Accessed atomically. */
 	unsigned char in_read_cb;
 	unsigned char free_pending;
+	/* 1 while write-through is on (bufferevent_writethrough.c). Accessed
+	 * under the bufferevent's lock. */
+	unsigned char write_through;
 };
 
 struct golibevent_bev *golibevent_bev_new(struct event_base *base,
@@ -139,12 +142,28 @@ void golibevent_bev_setcb(struct golibevent_bev *st, int which);
  * with golibevent_bev_state_free once no callback can use it. */
 void golibevent_bev_free(struct golibevent_bev *st);
 /* Moves all of src's input buffer to dst's output buffer and returns the
- * bytes moved, or -1 when evbuffer_add_buffer fails. */
-long long golibevent_bev_move_input(struct bufferevent *src, struct bufferevent *dst);
+ * bytes moved, or -1 when evbuffer_add_buffer fails. With write-through on
+ * for dst, it first writes what dst's socket takes at once. */
+long long golibevent_bev_move_input(struct bufferevent *src,
+    struct golibevent_bev *dst);
 void golibevent_bev_state_free(struct golibevent_bev *st);
 /* Adds the evbuffer callback of the input (input 1) or the output buffer if
  * it is missing. Returns -1 when memory runs out. */
 int golibevent_bev_track(struct golibevent_bev *st, int input);
+
+/* ---- write-through (bufferevent_writethrough.c) ---- */
+
+/* Turns write-through on or off. Turning it on fails with EOPNOTSUPP
+ * unless the bufferevent is a socket one. */
+int golibevent_bev_set_write_through(struct golibevent_bev *st, int on);
+/* Add data or a buffer's contents to the output, as bufferevent_write and
+ * bufferevent_write_buffer do, but first write what the socket takes at
+ * once when write-through is on. Each returns 0, or -1 when the add
+ * fails. */
+int golibevent_bev_write(struct golibevent_bev *st, const void *data,
+    size_t len);
+int golibevent_bev_write_buffer(struct golibevent_bev *st,
+    struct evbuffer *src);
 int golibevent_bev_enable(struct golibevent_bev *st, short what);
 int golibevent_bev_disable(struct golibevent_bev *st, short what);
 short golibevent_bev_get_enabled(struct golibevent_bev *st);

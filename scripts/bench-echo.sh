@@ -31,25 +31,26 @@
 #   ECHO_MAX_OTHER    the share of the two CPUs, in percent, that other
 #                     processes and guests may take during a throughput run
 #                     for it to count in the medians (default: 10)
-#   ECHO_SERVERS      servers of the throughput runs, from: c c-event
-#                     c-locked pkg-bufferevent pkg-bufferevent-nolock
+#   ECHO_SERVERS      servers of the throughput runs, from: c c-direct
+#                     c-event c-locked pkg-bufferevent
+#                     pkg-bufferevent-writethrough pkg-bufferevent-nolock
 #                     pkg-bufferevent-copy pkg-event pkg-c-in-go gonet
 #                     gnet (default: all but c-locked)
 #   ECHO_MEM_SERVERS  servers of the memory runs (default: those of
-#                     ECHO_SERVERS without c-locked,
+#                     ECHO_SERVERS without c-direct, c-locked,
 #                     pkg-bufferevent-nolock and pkg-bufferevent-copy)
 #   ECHO_TIME_LIMIT   seconds after which the script stops itself
-#                     (default: 570)
+#                     (default: 720)
 #   BENCH_OUT         folder for the raw results (default: bench/results,
 #                     which git ignores)
 #   ECHO_SUMMARY_ONLY a raw results file of an earlier run: print its table
 #                     again, without building or running anything
 #
-# With the defaults a run takes about 7 minutes on 2 cores, most of it the
-# 63 throughput runs of about 5 seconds each.
+# With the defaults a run takes about 8 minutes on 2 cores, most of it the
+# 77 throughput runs of about 5 seconds each.
 set -euo pipefail
 
-time_limit=${ECHO_TIME_LIMIT:-570}
+time_limit=${ECHO_TIME_LIMIT:-720}
 if [[ -z ${GOLIBEVENT_ECHO_BENCH_BOUNDED:-} ]]; then
 	# timeout signals the whole process group when the time is up, which
 	# includes every server and client that this script starts.
@@ -64,16 +65,16 @@ duration=${ECHO_DURATION:-4}
 conns=${ECHO_CONNS:-100}
 idle_conns=${ECHO_IDLE_CONNS:-10000}
 max_other=${ECHO_MAX_OTHER:-10}
-read -r -a servers <<<"${ECHO_SERVERS:-c c-event pkg-bufferevent pkg-bufferevent-nolock pkg-bufferevent-copy pkg-event pkg-c-in-go gonet gnet}"
-# c-locked, pkg-bufferevent-nolock and pkg-bufferevent-copy keep the same
-# state per connection as their plain versions, so by default the memory
-# runs leave them out.
+read -r -a servers <<<"${ECHO_SERVERS:-c c-direct c-event pkg-bufferevent pkg-bufferevent-writethrough pkg-bufferevent-nolock pkg-bufferevent-copy pkg-event pkg-c-in-go gonet gnet}"
+# c-direct, c-locked, pkg-bufferevent-nolock and pkg-bufferevent-copy keep
+# the same state per connection as their plain versions, so by default the
+# memory runs leave them out.
 if [[ -n ${ECHO_MEM_SERVERS:-} ]]; then
 	read -r -a mem_servers <<<"$ECHO_MEM_SERVERS"
 else
 	mem_servers=()
 	for name in "${servers[@]}"; do
-		if [[ $name != pkg-bufferevent-copy && $name != pkg-bufferevent-nolock && $name != c-locked ]]; then
+		if [[ $name != pkg-bufferevent-copy && $name != pkg-bufferevent-nolock && $name != c-locked && $name != c-direct ]]; then
 			mem_servers+=("$name")
 		fi
 	done
@@ -122,9 +123,11 @@ fi
 server_command() {
 	case $1 in
 	c) echo "$bin/echo-c -m bufferevent" ;;
+	c-direct) echo "$bin/echo-c -m bufferevent-direct" ;;
 	c-event) echo "$bin/echo-c -m event" ;;
 	c-locked) echo "$bin/echo-c -t -m bufferevent" ;;
 	pkg-bufferevent) echo "$bin/echo-pkg -mode bufferevent" ;;
+	pkg-bufferevent-writethrough) echo "$bin/echo-pkg -mode bufferevent -writethrough" ;;
 	pkg-bufferevent-nolock) echo "$bin/echo-pkg -mode bufferevent -nolock" ;;
 	pkg-event) echo "$bin/echo-pkg -mode event" ;;
 	pkg-bufferevent-copy) echo "$bin/echo-pkg -mode bufferevent-copy" ;;
@@ -347,20 +350,21 @@ done
 	echo
 	echo "Medians of $rounds throughput rounds (runs: those in which other work took at most $max_other% of"
 	echo "the CPUs) and of $mem_rounds memory rounds:"
-	printf '%-21s %4s %9s %6s %9s %7s %7s %7s %6s %6s %7s %8s %6s %9s\n' server runs 'req/s' 'vs C' 'vs Go net' \
+	printf '%-28s %4s %9s %6s %6s %9s %7s %7s %7s %6s %6s %7s %8s %6s %9s\n' server runs 'req/s' 'vs C' 'vs C-d' 'vs Go net' \
 		'p50 us' 'p99 us' 'srv us' 'srv %' 'load %' 'other %' 'KB/conn' 'vs C' 'vs Go net'
 	for name in "${servers[@]}"; do
-		printf '%-21s %4s %9s %6s %9s %7s %7s %7s %6s %6s %7s %8s %6s %9s\n' "$name" \
+		printf '%-28s %4s %9s %6s %6s %9s %7s %7s %7s %6s %6s %7s %8s %6s %9s\n' "$name" \
 			"$(counted_lines load "$name" | wc -l)" "${rps[$name]}" \
-			"$(round_ratio "$name" c requests_per_second)" "$(round_ratio "$name" gonet requests_per_second)" \
+			"$(round_ratio "$name" c requests_per_second)" "$(round_ratio "$name" c-direct requests_per_second)" \
+			"$(round_ratio "$name" gonet requests_per_second)" \
 			"$(median load "$name" p50_us)" "$(median load "$name" p99_us)" \
 			"$(median load "$name" server_cpu_us_per_request)" "$(median load "$name" server_cpu_percent)" \
 			"$(median load "$name" cpu_percent)" "$(median load "$name" other_cpu_percent)" \
 			"${kb[$name]}" "$(ratio "${kb[$name]}" "${kb[c]:--}")" "$(ratio "${kb[$name]}" "${kb[gonet]:--}")"
 	done
 	echo
-	echo "vs C and vs Go net: for req/s, the median over the rounds of the ratio within each round; for"
-	echo "KB/conn, the ratio of the medians. srv us: the server's CPU time per request, in microseconds."
+	echo "vs C, vs C-d (c-direct) and vs Go net: for req/s, the median over the rounds of the ratio within"
+	echo "each round; for KB/conn, the ratio of the medians. srv us: the server's CPU time per request, in microseconds."
 	echo "srv % and load %: the CPU use of the server and of the load generator; the one near 100 sets the"
 	echo "pace. other %: the share of both CPUs that went to other processes and to other guests of the"
 	echo "hypervisor (steal) during the run. KB/conn: the server's VmRSS growth per idle connection."

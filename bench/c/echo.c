@@ -2,7 +2,7 @@
  * echo-c: the C reference server of the echo benchmarks. It uses libevent
  * 2.1 directly, with no Go, and listens on 127.0.0.1 only.
  *
- * usage: echo-c [-t] [-m bufferevent|event] PORT
+ * usage: echo-c [-t] [-m bufferevent|bufferevent-direct|event] PORT
  *
  * PORT 0 lets the kernel choose a free port. Once the server listens it
  * prints "listening 127.0.0.1:PORT" on standard output. It runs until it is
@@ -11,6 +11,14 @@
  *   -m bufferevent  (default) one bufferevent per connection. The read
  *                   callback moves the input buffer's chains to the output
  *                   buffer with evbuffer_add_buffer, without copying.
+ *   -m bufferevent-direct
+ *                   the same, but while the output is empty the read
+ *                   callback writes the input to the socket itself with
+ *                   evbuffer_write, and moves only what the socket did not
+ *                   take to the output. It makes the system calls of the
+ *                   package's write-through (BufferEvent.SetWriteThrough):
+ *                   no write event, so no epoll_ctl, while the socket takes
+ *                   everything.
  *   -m event        one persistent EV_READ event per connection. Its
  *                   callback calls recv and send itself. Only when send
  *                   takes less than all does it wait for an EV_WRITE event.
@@ -53,12 +61,28 @@ static void bev_read_cb(struct bufferevent *bev, void *arg)
 	    bufferevent_get_input(bev));
 }
 
+static void bev_read_direct_cb(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *input = bufferevent_get_input(bev);
+	struct evbuffer *output = bufferevent_get_output(bev);
+	(void)arg;
+
+	/* A write error leaves the data in the input; moved to the output,
+	 * the bufferevent's own write then reports the error. */
+	if (evbuffer_get_length(output) == 0)
+		evbuffer_write(input, bufferevent_getfd(bev));
+	if (evbuffer_get_length(input) > 0)
+		evbuffer_add_buffer(output, input);
+}
+
 static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)arg;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
 		bufferevent_free(bev);
 }
+
+static bufferevent_data_cb bev_read = bev_read_cb;
 
 static void bev_accept_cb(struct evconnlistener *listener,
     evutil_socket_t fd, struct sockaddr *peer, int peer_len, void *arg)
@@ -75,7 +99,7 @@ static void bev_accept_cb(struct evconnlistener *listener,
 		close(fd);
 		return;
 	}
-	bufferevent_setcb(bev, bev_read_cb, NULL, bev_event_cb, NULL);
+	bufferevent_setcb(bev, bev_read, NULL, bev_event_cb, NULL);
 	if (bufferevent_enable(bev, EV_READ) != 0) {
 		fprintf(stderr, "echo-c: bufferevent_enable failed\n");
 		bufferevent_free(bev);
@@ -214,7 +238,7 @@ static void raise_file_limit(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: echo-c [-t] [-m bufferevent|event] PORT\n");
+	fprintf(stderr, "usage: echo-c [-t] [-m bufferevent|bufferevent-direct|event] PORT\n");
 	exit(2);
 }
 
@@ -237,12 +261,17 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'm':
-			if (strcmp(optarg, "bufferevent") == 0)
+			if (strcmp(optarg, "bufferevent") == 0) {
 				accept_cb = bev_accept_cb;
-			else if (strcmp(optarg, "event") == 0)
+				bev_read = bev_read_cb;
+			} else if (strcmp(optarg, "bufferevent-direct") == 0) {
+				accept_cb = bev_accept_cb;
+				bev_read = bev_read_direct_cb;
+			} else if (strcmp(optarg, "event") == 0) {
 				accept_cb = event_accept_cb;
-			else
+			} else {
 				usage();
+			}
 			break;
 		default:
 			usage();

@@ -1,7 +1,7 @@
 // Command echo-pkg is the package's server in the echo benchmarks. It
 // listens on 127.0.0.1 only:
 //
-//	echo-pkg [-mode bufferevent|bufferevent-copy|event|c-in-go] [-backend epoll|poll|select] PORT
+//	echo-pkg [-mode bufferevent|bufferevent-copy|event|c-in-go] [-writethrough] [-backend epoll|poll|select] [-nolock] PORT
 //
 // PORT 0 lets the kernel choose a free port. Once the server listens it
 // prints "listening 127.0.0.1:PORT", and it runs until it is killed.
@@ -13,6 +13,11 @@
 // once, so a connection costs no closure. -mode bufferevent-copy copies
 // through Go instead: one BufferEvent.Read into a buffer that all
 // connections share and one BufferEvent.Write of what it read.
+//
+// -writethrough turns on BufferEvent.SetWriteThrough for each connection of
+// the bufferevent modes: the echo is written to the socket within
+// MoveInputTo or Write, as the C server's bufferevent-direct mode writes it
+// from its read callback.
 //
 // -mode event serves each connection with one persistent EvRead Event whose
 // callback calls read and write on the socket itself (golang.org/x/sys/unix,
@@ -53,6 +58,7 @@ const readSize = 16 << 10
 func main() {
 	mode := flag.String("mode", "bufferevent", "how to serve a connection: bufferevent, bufferevent-copy, event or c-in-go")
 	backend := flag.String("backend", "", "libevent backend: epoll, poll or select (default: libevent's choice)")
+	writeThrough := flag.Bool("writethrough", false, "turn on write-through (BufferEvent.SetWriteThrough) for each connection in the bufferevent modes")
 	noLock := flag.Bool("nolock", false, "create the base with NoLock, without the lock that lets other goroutines use it, like the C server's base")
 	flag.Parse()
 	port, err := echoutil.ServerPort(flag.Args())
@@ -84,9 +90,9 @@ func main() {
 	var accept libevent.AcceptFunc
 	switch *mode {
 	case "bufferevent":
-		accept = newBufferEventServer(base, false).accept
+		accept = newBufferEventServer(base, false, *writeThrough).accept
 	case "bufferevent-copy":
-		accept = newBufferEventServer(base, true).accept
+		accept = newBufferEventServer(base, true, *writeThrough).accept
 	case "event":
 		accept = newEventServer(base).accept
 	default:
@@ -115,10 +121,13 @@ type bufferEventServer struct {
 	buf     []byte
 	onRead  libevent.BufferEventFunc
 	onEvent libevent.BufferEventEventFunc
+	// writeThrough turns on BufferEvent.SetWriteThrough for each
+	// connection.
+	writeThrough bool
 }
 
-func newBufferEventServer(base *libevent.Base, copyThroughGo bool) *bufferEventServer {
-	s := &bufferEventServer{base: base, buf: make([]byte, readSize)}
+func newBufferEventServer(base *libevent.Base, copyThroughGo, writeThrough bool) *bufferEventServer {
+	s := &bufferEventServer{base: base, buf: make([]byte, readSize), writeThrough: writeThrough}
 	s.onRead = s.echo
 	if copyThroughGo {
 		s.onRead = s.echoCopy
@@ -133,6 +142,13 @@ func (s *bufferEventServer) accept(_ *libevent.Listener, fd int, _ net.Addr) {
 		unix.Close(fd)
 		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
 		return
+	}
+	if s.writeThrough {
+		if err := bev.SetWriteThrough(true); err != nil {
+			bev.Close()
+			fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
+			return
+		}
 	}
 	if err := bev.SetCallbacks(s.onRead, nil, s.onEvent); err != nil {
 		bev.Close()

@@ -1,0 +1,189 @@
+/*
+ * Write-through for socket bufferevents (BufferEvent.SetWriteThrough), and
+ * the package's calls that add to a bufferevent's output.
+ *
+ * A socket bufferevent in libevent 2.1.12 writes only from the loop. Data
+ * added to the output adds the write event, and the loop waits until the
+ * descriptor is writable. The write callback then writes, and it removes
+ * the event once the output is empty. On the epoll backend without the
+ * changelist the add and the remove are two epoll_ctl calls for each burst
+ * of output, and the data waits for the next pass of the loop.
+ *
+ * With write-through on, the package's calls that add to the output first
+ * write to the socket themselves when the bufferevent would write at once
+ * anyway: writing is enabled, the output is empty, no write event is
+ * pending (so no connect is in progress either) and the rate limits allow
+ * a write. Only what the socket does not take goes to the output, where it
+ * adds the write event as usual. The write obeys the maximum single write
+ * and the rate limits, and counts against them, as bufferevent_writecb's
+ * does. When the socket took everything, the user's write callback runs
+ * from the loop, as after a write by the loop: a one-off event, active at
+ * once, calls bufferevent_trigger, which checks the low watermark then.
+ */
+#include "cgo_callbacks.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
+#include <event2/event.h>
+
+/* Declared in libevent 2.1.12's bufferevent-internal.h, which is not
+ * installed. It takes a struct bufferevent_private *, whose first member is
+ * the struct bufferevent, and updates the bufferevent's and its group's
+ * write buckets. */
+int bufferevent_decrement_write_buckets_(struct bufferevent *bev,
+    ev_ssize_t bytes);
+/* The operations of socket bufferevents, from bufferevent_sock.c. */
+extern const struct bufferevent_ops bufferevent_ops_socket;
+
+int golibevent_bev_set_write_through(struct golibevent_bev *st, int on)
+{
+	if (on && st->bev->be_ops != &bufferevent_ops_socket) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	bufferevent_lock(st->bev);
+	st->write_through = on != 0;
+	bufferevent_unlock(st->bev);
+	return 0;
+}
+
+/* write_limit returns how many bytes may be written to the socket at once
+ * now, or 0 when nothing may. A pending write event, as during a connect
+ * or after libevent enabled writing on an empty output, leaves the write
+ * to the loop. The caller holds the bufferevent's lock. */
+static ev_ssize_t write_limit(struct golibevent_bev *st)
+{
+	struct bufferevent *bev = st->bev;
+
+	if (!st->write_through || bufferevent_getfd(bev) < 0 ||
+	    !(bufferevent_get_enabled(bev) & EV_WRITE) ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) != 0 ||
+	    event_pending(&bev->ev_write, EV_WRITE, NULL))
+		return 0;
+	return bufferevent_get_max_to_write(bev);
+}
+
+static void run_write_callback(evutil_socket_t fd, short what, void *arg)
+{
+	struct bufferevent *bev = arg;
+
+	(void)fd;
+	(void)what;
+	bufferevent_trigger(bev, EV_WRITE, 0);
+	bufferevent_decref(bev);
+}
+
+/* wrote accounts for n bytes written at once. When the socket took
+ * everything, it schedules the write callback; otherwise the write event
+ * that the add of the rest adds will run it. The caller holds the
+ * bufferevent's lock. */
+static void wrote(struct golibevent_bev *st, ev_ssize_t n, int everything)
+{
+	struct bufferevent *bev = st->bev;
+
+	bufferevent_decrement_write_buckets_(bev, n);
+	if (!everything || bev->writecb == NULL)
+		return;
+	bufferevent_incref(bev);
+	if (event_base_once(bufferevent_get_base(bev), -1, EV_TIMEOUT,
+	    run_write_callback, bev, NULL) != 0) {
+		/* Out of memory: a deferred callback needs no allocation. */
+		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+		bufferevent_decref(bev);
+	}
+}
+
+int golibevent_bev_write(struct golibevent_bev *st, const void *data,
+    size_t len)
+{
+	const char *p = data;
+	ev_ssize_t max;
+	ssize_t n;
+	int r;
+
+	bufferevent_lock(st->bev);
+	max = write_limit(st);
+	if (max > 0) {
+		/* MSG_NOSIGNAL: a closed peer gives EPIPE, not SIGPIPE. A
+		 * socket bufferevent on a descriptor that is not a socket
+		 * gets ENOTSOCK and takes the usual way. */
+		n = send(bufferevent_getfd(st->bev), p,
+		    (size_t)max < len ? (size_t)max : len, MSG_NOSIGNAL);
+		if (n > 0) {
+			wrote(st, n, (size_t)n == len);
+			p += n;
+			len -= (size_t)n;
+		}
+	}
+	r = len > 0 ? bufferevent_write(st->bev, p, len) : 0;
+	bufferevent_unlock(st->bev);
+	return r;
+}
+
+/* write_from writes from src to the socket, at most max bytes, and returns
+ * the bytes written. The caller holds the bufferevent's lock and src's. */
+static int write_from(struct golibevent_bev *st, struct evbuffer *src,
+    ev_ssize_t max)
+{
+	size_t len = evbuffer_get_length(src);
+	int n;
+
+	if (len == 0)
+		return 0;
+	n = evbuffer_write_atmost(src, bufferevent_getfd(st->bev), max);
+	if (n > 0)
+		wrote(st, n, (size_t)n == len);
+	return n > 0 ? n : 0;
+}
+
+int golibevent_bev_write_buffer(struct golibevent_bev *st,
+    struct evbuffer *src)
+{
+	ev_ssize_t max;
+	int r;
+
+	bufferevent_lock(st->bev);
+	max = write_limit(st);
+	if (max > 0)
+		write_from(st, src, max);
+	r = evbuffer_get_length(src) > 0 ?
+	    bufferevent_write_buffer(st->bev, src) : 0;
+	bufferevent_unlock(st->bev);
+	return r;
+}
+
+long long golibevent_bev_move_input(struct bufferevent *src,
+    struct golibevent_bev *dst)
+{
+	struct evbuffer *input = bufferevent_get_input(src);
+	struct bufferevent *first = src, *second = dst->bev;
+	ev_ssize_t max;
+	size_t n;
+	int r = 0;
+
+	/* The locks keep a thread-safe bufferevent's loop from adding to the
+	 * input between the count and the move, and from writing the
+	 * destination's output meanwhile. They are taken in address order, as
+	 * evbuffer_add_buffer takes the two buffers' locks. */
+	if (first > second) {
+		first = dst->bev;
+		second = src;
+	}
+	bufferevent_lock(first);
+	if (second != first)
+		bufferevent_lock(second);
+	n = evbuffer_get_length(input);
+	max = write_limit(dst);
+	if (max > 0)
+		write_from(dst, input, max);
+	if (evbuffer_get_length(input) > 0)
+		r = evbuffer_add_buffer(bufferevent_get_output(dst->bev), input);
+	if (second != first)
+		bufferevent_unlock(second);
+	bufferevent_unlock(first);
+	return r == 0 ? (long long)n : -1;
+}
