@@ -494,6 +494,12 @@ func (b *Base) iterate(flags C.int) (C.int, error) {
 	}
 }
 
+// loopPassesEnded returns how many loop iterations in the process ended
+// after golibevent_loop_iteration's limit of Go callbacks, for tests.
+func loopPassesEnded() int64 {
+	return int64(C.golibevent_loop_passes_ended())
+}
+
 // loopThreadPtr returns loopThread's address for the C helpers that store
 // the loop's thread in it.
 func (b *Base) loopThreadPtr() *C.uintptr_t {

@@ -753,3 +753,41 @@ func TestMoveInputToFrozen(t *testing.T) {
 		assert.Equal(t, 1, spare.Len(), "the refused WriteBuffer took data from spare")
 	})
 }
+
+// TestLoopIterationEndsEndlessPass runs a ping-pong over a bufferevent pair,
+// whose deliveries are deferred callbacks: each pass of the loop schedules
+// the next, so event_base_loop with EVLOOP_ONCE would never return.
+// golibevent_loop_iteration still ends its call after a limit of callbacks,
+// and a LoopBreak from a callback still stops the loop.
+func TestLoopIterationEndsEndlessPass(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		ping, pong, err := b.NewBufferEventPair(0)
+		require.NoError(t, err)
+		defer ping.Close()
+		defer pong.Close()
+		const exchanges = 5000
+		count := 0
+		bounce := func(bev *BufferEvent) {
+			count++
+			if count == exchanges {
+				assert.NoError(t, b.LoopBreak())
+				return
+			}
+			_, err := bev.MoveInputTo(bev)
+			assert.NoError(t, err)
+		}
+		require.NoError(t, ping.SetCallbacks(bounce, nil, nil))
+		require.NoError(t, pong.SetCallbacks(bounce, nil, nil))
+		require.NoError(t, ping.Enable(EvRead|EvWrite))
+		require.NoError(t, pong.Enable(EvRead|EvWrite))
+
+		before := loopPassesEnded()
+		_, err = ping.WriteString("ball")
+		require.NoError(t, err)
+		require.NoError(t, b.Dispatch())
+		assert.Equal(t, exchanges, count)
+		// 5000 callbacks at 1024 per call.
+		assert.GreaterOrEqual(t, loopPassesEnded()-before, int64(4))
+	})
+}

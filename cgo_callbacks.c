@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,53 @@
 /* Counts the Go callbacks run on this thread; golibevent_loop_iteration
  * compares it before and after a non-blocking pass. */
 static __thread unsigned long golibevent_callbacks_run;
+
+/* The Go callbacks after which golibevent_loop_iteration ends the call of
+ * event_base_loop that runs them. With EVLOOP_ONCE, event_base_loop returns
+ * only after a pass that leaves no callback active, and a callback
+ * scheduled for later (a deferred bufferevent callback, a bufferevent
+ * pair's delivery) counts as active. Under steady load each pass then
+ * schedules more, the call never returns, and the goroutine never reaches
+ * the runtime.Gosched of Base.iterate. Go's monitor thread then keeps
+ * taking the loop's processor away (see iterate in base.go): in
+ * bench/cmd/http-pkg, with a deferred callback per reply, it woke about
+ * 4,000 times a second instead of 100. At an estimated 1 to 6 µs per
+ * callback, 1024 callbacks end such a call every 1 to 6 ms. */
+#define PASS_CALLBACK_LIMIT 1024
+
+/* The loop iteration that runs on this thread: its base, the value of
+ * golibevent_callbacks_run at which its call ends (0 when none runs), and
+ * whether it was ended that way. */
+static __thread struct event_base *golibevent_pass_base;
+static __thread unsigned long golibevent_pass_end;
+static __thread int golibevent_pass_ended;
+/* Loop calls ended after PASS_CALLBACK_LIMIT callbacks, for tests. */
+static atomic_long golibevent_passes_ended;
+
+long golibevent_loop_passes_ended(void)
+{
+	return atomic_load(&golibevent_passes_ended);
+}
+
+static void end_pass(void)
+{
+	struct event_base *base = golibevent_pass_base;
+
+	/* A break that is already pending ends the call anyway and must reach
+	 * the caller as a break. */
+	if (base == NULL || event_base_got_break(base))
+		return;
+	golibevent_pass_ended = 1;
+	atomic_fetch_add(&golibevent_passes_ended, 1);
+	event_base_loopbreak(base);
+}
+
+/* count_callback counts a Go callback that is about to run. */
+static inline void count_callback(void)
+{
+	if (++golibevent_callbacks_run == golibevent_pass_end)
+		end_pass();
+}
 
 static void golibevent_log_cb(int severity, const char *msg)
 {
@@ -54,13 +102,13 @@ uintptr_t golibevent_current_thread(void)
 
 void golibevent_event_cb(evutil_socket_t fd, short what, void *key)
 {
-	golibevent_callbacks_run++;
+	count_callback();
 	goEventCallback(fd, what, key);
 }
 
 void golibevent_once_cb(evutil_socket_t fd, short what, void *key)
 {
-	golibevent_callbacks_run++;
+	count_callback();
 	goOnceCallback(fd, what, key);
 }
 
@@ -68,7 +116,7 @@ void golibevent_post_cb(evutil_socket_t fd, short what, void *key)
 {
 	(void)fd;
 	(void)what;
-	golibevent_callbacks_run++;
+	count_callback();
 	goPostCallback(key);
 }
 
@@ -207,9 +255,17 @@ int golibevent_loop_iteration(struct event_base *base, int flags,
     uintptr_t *thread)
 {
 	unsigned long before = golibevent_callbacks_run;
+	/* A callback may run another loop on this thread. */
+	struct event_base *outer_base = golibevent_pass_base;
+	unsigned long outer_end = golibevent_pass_end;
+	int outer_ended = golibevent_pass_ended;
+	int ended;
 	int r;
 
 	__atomic_store_n(thread, (uintptr_t)pthread_self(), __ATOMIC_RELEASE);
+	golibevent_pass_base = base;
+	golibevent_pass_end = before + PASS_CALLBACK_LIMIT;
+	golibevent_pass_ended = 0;
 
 	/* A pass that does not wait comes first, and the iteration waits for
 	 * events only when that pass ran no Go callback. A busy server then
@@ -219,12 +275,22 @@ int golibevent_loop_iteration(struct event_base *base, int flags,
 	if (r == 0 && golibevent_callbacks_run == before &&
 	    !event_base_got_break(base) && !event_base_got_exit(base))
 		r = event_base_loop(base, flags | EVLOOP_ONCE);
+
+	ended = golibevent_pass_ended;
+	golibevent_pass_base = outer_base;
+	golibevent_pass_end = outer_end;
+	golibevent_pass_ended = outer_ended;
 	/* Between two iterations the goroutine may move to another thread,
 	 * and another goroutine may run on this one: no thread is the loop's
 	 * until the next iteration starts. */
 	__atomic_store_n(thread, 0, __ATOMIC_RELEASE);
 	if (r != 0)
 		return r;
+	/* NOTE: event_base_loopbreak from C code in the same pass, after
+	 * end_pass, is taken for end_pass's own break. A break through the
+	 * package (Base.LoopBreak) is not lost: iterate checks it. */
+	if (ended && !event_base_got_exit(base))
+		return 0;
 	if (event_base_got_break(base) || event_base_got_exit(base))
 		return 2;
 	return 0;
@@ -322,7 +388,7 @@ static void golibevent_bev_read_cb(struct bufferevent *bev, void *arg)
 	struct golibevent_bev *st = arg;
 	size_t low, high;
 
-	golibevent_callbacks_run++;
+	count_callback();
 	__atomic_store_n(&st->in_read_cb, 1, __ATOMIC_SEQ_CST);
 	goBufferEventReadCallback(st->key);
 	__atomic_store_n(&st->in_read_cb, 0, __ATOMIC_SEQ_CST);
@@ -355,7 +421,7 @@ static void golibevent_bev_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct golibevent_bev *st = arg;
 	(void)bev;
-	golibevent_callbacks_run++;
+	count_callback();
 	goBufferEventWriteCallback(st->key);
 }
 
@@ -368,7 +434,7 @@ static void golibevent_bev_event_cb(struct bufferevent *bev, short what,
 	 * it. */
 	int err = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
 	(void)bev;
-	golibevent_callbacks_run++;
+	count_callback();
 	goBufferEventEventCallback(what, err, st->key);
 }
 
@@ -620,7 +686,7 @@ static void golibevent_listener_cb(struct evconnlistener *lev,
     evutil_socket_t fd, struct sockaddr *sa, int socklen, void *key)
 {
 	(void)lev;
-	golibevent_callbacks_run++;
+	count_callback();
 	goListenerAcceptCallback(fd, sa, socklen, key);
 }
 
@@ -630,7 +696,7 @@ static void golibevent_listener_error_cb(struct evconnlistener *lev,
 	/* libevent runs this right after accept failed, with errno set. */
 	int err = EVUTIL_SOCKET_ERROR();
 	(void)lev;
-	golibevent_callbacks_run++;
+	count_callback();
 	goListenerErrorCallback(err, key);
 }
 
@@ -689,7 +755,7 @@ void golibevent_buffer_cb(struct evbuffer *buf,
     const struct evbuffer_cb_info *info, void *key)
 {
 	(void)buf;
-	golibevent_callbacks_run++;
+	count_callback();
 	goBufferCallback(key, info->orig_size, info->n_added, info->n_deleted);
 }
 
@@ -856,20 +922,20 @@ void golibevent_bev_detach_state(struct golibevent_bev *st)
 
 void golibevent_note_callback(void)
 {
-	golibevent_callbacks_run++;
+	count_callback();
 }
 
 /* ---- HTTP client ---- */
 
 static void golibevent_http_done_cb(struct evhttp_request *req, void *key)
 {
-	golibevent_callbacks_run++;
+	count_callback();
 	goHTTPRequestDone(req, key);
 }
 
 static void golibevent_http_chunk_cb(struct evhttp_request *req, void *key)
 {
-	golibevent_callbacks_run++;
+	count_callback();
 	goHTTPRequestChunk(req, key);
 }
 
@@ -879,7 +945,7 @@ static void golibevent_http_error_cb(enum evhttp_request_error reason,
 	/* evhttp_connection_fail_ restores the socket error just before this
 	 * callback, so it is read before any other call. */
 	int saved_errno = errno;
-	golibevent_callbacks_run++;
+	count_callback();
 	goHTTPRequestError((int)reason, saved_errno, key);
 }
 
@@ -887,7 +953,7 @@ static void golibevent_http_close_cb(struct evhttp_connection *evcon,
     void *key)
 {
 	(void)evcon;
-	golibevent_callbacks_run++;
+	count_callback();
 	goHTTPConnectionClose(key);
 }
 
@@ -944,7 +1010,7 @@ struct golibevent_bev *golibevent_bev_state_new(struct bufferevent *bev,
 static void golibevent_dns_cb(int result, char type, int count, int ttl,
     void *addresses, void *key)
 {
-	golibevent_callbacks_run++;
+	count_callback();
 	goDNSCallback(result, type, count, ttl, addresses, key);
 }
 
@@ -976,7 +1042,7 @@ struct evdns_request *golibevent_dns_resolve(struct evdns_base *base,
 static void golibevent_gai_cb(int result, struct evutil_addrinfo *res,
     void *key)
 {
-	golibevent_callbacks_run++;
+	count_callback();
 	goGetAddrInfoCallback(result, res, key);
 	if (res != NULL)
 		evutil_freeaddrinfo(res);
@@ -1056,7 +1122,7 @@ int golibevent_dns_nameserver_addr(struct evdns_base *base, int idx,
 static void golibevent_dns_server_cb(struct evdns_server_request *req,
     void *key)
 {
-	golibevent_callbacks_run++;
+	count_callback();
 	goDNSServerCallback(req, key);
 }
 

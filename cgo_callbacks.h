@@ -59,11 +59,15 @@ int golibevent_gettime_monotonic(struct event_base *base, int64_t *sec,
 int golibevent_loop(struct event_base *base, int flags, uintptr_t *thread);
 
 /* Runs one iteration of a loop: event_base_loop with EVLOOP_ONCE added to
- * flags, with the thread stored in *thread as golibevent_loop does.
+ * flags, with the thread stored in *thread as golibevent_loop does. An
+ * iteration also ends after PASS_CALLBACK_LIMIT Go callbacks.
  * Returns event_base_loop's result, or 2 when the iteration ended because of
  * event_base_loopbreak or event_base_loopexit. */
 int golibevent_loop_iteration(struct event_base *base, int flags,
     uintptr_t *thread);
+/* Returns how many iterations ended after PASS_CALLBACK_LIMIT Go
+ * callbacks in the process, for tests. */
+long golibevent_loop_passes_ended(void);
 
 /* Returns the registry key of an event created by this package, or NULL for
  * an event that C code created with its own callback. */
