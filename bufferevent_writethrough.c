@@ -21,6 +21,7 @@
  * once, calls bufferevent_trigger, which checks the low watermark then.
  */
 #include "cgo_callbacks.h"
+#include "libevent_internal.h"
 
 #include <errno.h>
 #include <sys/socket.h>
@@ -29,15 +30,6 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_struct.h>
 #include <event2/event.h>
-
-/* Declared in libevent 2.1.12's bufferevent-internal.h, which is not
- * installed. It takes a struct bufferevent_private *, whose first member is
- * the struct bufferevent, and updates the bufferevent's and its group's
- * write buckets. */
-int bufferevent_decrement_write_buckets_(struct bufferevent *bev,
-    ev_ssize_t bytes);
-/* The operations of socket bufferevents, from bufferevent_sock.c. */
-extern const struct bufferevent_ops bufferevent_ops_socket;
 
 int golibevent_bev_set_write_through(struct golibevent_bev *st, int on)
 {

@@ -126,7 +126,7 @@ int golibevent_http_send_reply(struct evhttp_request *req, int code,
 	else if (len > 0 &&
 	    evbuffer_add(evhttp_request_get_output_buffer(req), data, len) != 0)
 		return -1;
-	evhttp_send_reply(req, code, reason, NULL);
+	golibevent_http_reply_direct(req, code, reason);
 	return 0;
 }
 

@@ -96,6 +96,16 @@ void golibevent_http_keep_polled(struct evhttp_request *req);
 long golibevent_http_keepers_live(void);
 long golibevent_http_keeper_passes(void);
 
+/* ---- replies written at once (http_direct.c) ---- */
+
+/* Sends a reply with evhttp_send_reply and, on a socket bufferevent with
+ * nothing else queued, writes it to the descriptor at once. */
+void golibevent_http_reply_direct(struct evhttp_request *req, int code,
+    const char *reason);
+/* Returns how many replies were written at once in the process, for
+ * tests. */
+long golibevent_http_direct_replies(void);
+
 /* Sets TCP_NODELAY on the bound socket, which the connections that it
  * accepts inherit on Linux. Returns setsockopt's result, with errno. */
 int golibevent_http_bound_nodelay(struct evhttp_bound_socket *bound);

@@ -1,0 +1,148 @@
+//go:build cgo
+
+package libevent
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// directRepliesSince returns how many replies were written at once since
+// before. It waits for a pass of b's loop first: the client can read a
+// reply before the shim that wrote it has counted it.
+func directRepliesSince(t *testing.T, b *Base, before int64) int64 {
+	t.Helper()
+	done := make(chan struct{})
+	require.NoError(t, b.Post(func() { close(done) }))
+	<-done
+	return httpDirectReplies() - before
+}
+
+func TestHTTPReplyWrittenAtOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		completed := 0
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleDefault(func(r *HTTPRequest) {
+				assert.NoError(t, r.OnComplete(func(*HTTPRequest) { completed++ }))
+				assert.NoError(t, r.SendReply(http.StatusOK, "", []byte(r.URI())))
+			}))
+		})
+		k := dialKeeper(t, hs.addr)
+		before := httpDirectReplies()
+		const requests = 20
+		for i := 0; i < requests; i++ {
+			k.get(fmt.Sprintf("/r%d", i), fmt.Sprintf("/r%d", i))
+		}
+		assert.Equal(t, int64(requests), directRepliesSince(t, hs.base, before))
+
+		// evhttp still finishes each request from the loop: the completion
+		// callbacks ran, and the connection takes pipelined requests.
+		k.send("GET /p1 HTTP/1.1\r\nHost: t\r\n\r\nGET /p2 HTTP/1.1\r\nHost: t\r\n\r\n")
+		for _, path := range []string{"/p1", "/p2"} {
+			code, body := k.reply()
+			assert.Equal(t, http.StatusOK, code)
+			assert.Equal(t, path, body)
+		}
+		// The last completion may still be pending when the reply
+		// arrives, so the check reads the count on the loop until it sees
+		// them all.
+		seen := make(chan int, 1)
+		deadline := time.Now().Add(30 * time.Second)
+		got := 0
+		for got < requests+2 && time.Now().Before(deadline) {
+			require.NoError(t, hs.base.Post(func() { seen <- completed }))
+			got = <-seen
+		}
+		assert.Equal(t, requests+2, got)
+	})
+}
+
+func TestHTTPReplyCloseWrittenAtOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleDefault(goReply("last")))
+		})
+		k := dialKeeper(t, hs.addr)
+		before := httpDirectReplies()
+		k.send("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+		code, body := k.reply()
+		assert.Equal(t, http.StatusOK, code)
+		assert.Equal(t, "last", body)
+		k.waitClosed()
+		assert.Equal(t, int64(1), directRepliesSince(t, hs.base, before))
+	})
+}
+
+// TestHTTPReplyLargerThanSocket sends a reply that the socket cannot take
+// at once to a client that reads only later: the rest goes out from the
+// loop, complete and in order.
+func TestHTTPReplyLargerThanSocket(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		large := bytes.Repeat([]byte("0123456789abcdef"), 1<<19) // 8 MiB
+		replied := make(chan struct{})
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.Handle("/large", func(r *HTTPRequest) {
+				assert.NoError(t, r.SendReply(http.StatusOK, "", large))
+				close(replied)
+			}))
+			require.NoError(t, s.HandleDefault(goReply("")))
+		})
+		k := dialKeeper(t, hs.addr)
+		before := httpDirectReplies()
+		k.send("GET /large HTTP/1.1\r\nHost: t\r\n\r\n")
+		select {
+		case <-replied:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the handler did not reply")
+		}
+		time.Sleep(50 * time.Millisecond) // the client reads nothing meanwhile
+
+		resp, err := http.ReadResponse(k.rd, &http.Request{Method: "GET"})
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.True(t, bytes.Equal(large, body), "body of %d bytes differs from the reply", len(body))
+		assert.Zero(t, directRepliesSince(t, hs.base, before), "a reply larger than the socket counted as written at once")
+
+		// The connection goes on, with replies written at once again.
+		k.get("/small", "")
+		assert.Equal(t, int64(1), directRepliesSince(t, hs.base, before))
+	})
+}
+
+// TestHTTPReplyAtOnceGoClient runs Go's net/http client against a server
+// whose replies are written at once, with keep-alive and several
+// connections.
+func TestHTTPReplyAtOnceGoClient(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleDefault(func(r *HTTPRequest) {
+				assert.NoError(t, r.SendReply(http.StatusOK, "", []byte(strings.Repeat("x", len(r.URI())))))
+			}))
+		})
+		client := &http.Client{Timeout: 30 * time.Second}
+		defer client.CloseIdleConnections()
+		before := httpDirectReplies()
+		const requests = 100
+		for i := 0; i < requests; i++ {
+			path := "/" + strings.Repeat("p", i%7)
+			resp, err := client.Get(hs.url + path)
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, strings.Repeat("x", len(path)), string(body))
+		}
+		assert.Equal(t, int64(requests), directRepliesSince(t, hs.base, before))
+	})
+}
