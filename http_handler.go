@@ -135,15 +135,16 @@ func (s *HTTPServer) HTTPHandlerFunc(h http.Handler) HandlerFunc {
 		} else {
 			buf = make([]byte, headerScratchSize)
 		}
-		req, err := newHTTPRequest(r, buf)
+		ctx, cancel := context.WithCancel(s.closed)
+		req, err := newHTTPRequest(r, buf, ctx)
 		if err != nil {
+			cancel()
 			currentLogger().Debug("libevent: rejected an HTTP request for the http.Handler adapter",
 				slog.String("error", err.Error()))
 			r.SendError(http.StatusBadRequest, "")
 			return
 		}
-		ctx, cancel := context.WithCancel(s.closed)
-		workers.start(handlerJob{r: r, req: req.WithContext(ctx), cancel: cancel})
+		workers.start(handlerJob{r: r, req: req, cancel: cancel})
 		r.base.yieldRequested.Store(true)
 	}
 }
@@ -208,10 +209,10 @@ func (w *handlerWorkers) run(job handlerJob) {
 // Headers from curl or a browser take a few hundred bytes.
 const headerScratchSize = 4 << 10
 
-// newHTTPRequest copies r into an *http.Request. It runs on the loop
-// goroutine, in the request callback. scratch is a buffer of
+// newHTTPRequest copies r into an *http.Request with context ctx. It runs
+// on the loop goroutine, in the request callback. scratch is a buffer of
 // headerScratchSize bytes that it may overwrite.
-func newHTTPRequest(r *HTTPRequest, scratch []byte) (*http.Request, error) {
+func newHTTPRequest(r *HTTPRequest, scratch []byte, ctx context.Context) (*http.Request, error) {
 	const op = "http.Handler adapter"
 	var info C.struct_golibevent_http_request_info
 	var uri string
@@ -284,7 +285,9 @@ func newHTTPRequest(r *HTTPRequest, scratch []byte) (*http.Request, error) {
 	}
 
 	major, minor := int(info.major), int(info.minor)
-	req := &http.Request{
+	// The fields are set on a value on the stack: WithContext, the only
+	// way to set the context, copies it to the heap anyway.
+	req := http.Request{
 		Method:     method,
 		URL:        u,
 		Proto:      protoName(major, minor),
@@ -312,7 +315,7 @@ func newHTTPRequest(r *HTTPRequest, scratch []byte) (*http.Request, error) {
 	if ip, err := netip.ParseAddr(peerAddress(&info)); err == nil {
 		req.RemoteAddr = netip.AddrPortFrom(ip, uint16(info.peer_port)).String()
 	}
-	return req, nil
+	return req.WithContext(ctx), nil
 }
 
 // protoName returns the protocol version as in Request.Proto, such as

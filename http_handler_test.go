@@ -684,3 +684,46 @@ func TestHTTPHandlerHostAndProto(t *testing.T) {
 		}
 	})
 }
+
+// TestHTTPHandlerHeaderSnapshot checks what WriteHeader takes from the
+// header map: later changes, even to a value slice, do not reach the
+// client, an invalid Content-Length is dropped, and Content-Type is sniffed
+// only when the handler set none.
+func TestHTTPHandlerHeaderSnapshot(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleHTTP("/late", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header()["X-Kept"] = []string{"before"}
+				w.WriteHeader(http.StatusOK)
+				w.Header()["X-Kept"][0] = "after"
+				w.Header().Set("Content-Type", "text/late")
+				io.WriteString(w, "<html><body>sniffed</body></html>")
+			})))
+			require.NoError(t, s.HandleHTTP("/length", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", "not a number")
+				w.Header().Set("Content-Type", "text/plain")
+				io.WriteString(w, "body")
+			})))
+		})
+		client := noKeepAliveClient()
+
+		resp, err := client.Get(hs.url + "/late")
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		assert.Equal(t, "before", resp.Header.Get("X-Kept"))
+		assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+		assert.Equal(t, "<html><body>sniffed</body></html>", string(body))
+
+		resp, err = client.Get(hs.url + "/length")
+		require.NoError(t, err)
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		assert.Equal(t, "body", string(body))
+		assert.Equal(t, int64(4), resp.ContentLength)
+		assert.Equal(t, []string{"4"}, resp.Header.Values("Content-Length"))
+		assert.Equal(t, "text/plain", resp.Header.Get("Content-Type"))
+	})
+}

@@ -27,9 +27,17 @@ type responseWriter struct {
 	req *http.Request
 
 	header http.Header
-	// sent is the copy of header taken by WriteHeader, which is what the
-	// client gets.
-	sent        http.Header
+	// sent is header as WriteHeader found it, which is what the client
+	// gets, as a block of NUL-terminated names and values for
+	// golibevent_http_add_output_headers. It leaves out Transfer-Encoding,
+	// whose framing libevent chooses, and Content-Length, which is in
+	// sentLength.
+	sent []byte
+	// sentLength contains the values of a valid Content-Length header at
+	// WriteHeader, and sentType reports whether there was a Content-Type
+	// header.
+	sentLength  []string
+	sentType    bool
 	status      int
 	wroteHeader bool
 	// declared is the Content-Length that the handler set, or -1.
@@ -96,14 +104,63 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
-	w.sent = w.header.Clone()
-	if v := w.sent.Get("Content-Length"); v != "" {
-		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n >= 0 {
-			w.declared = n
-		} else {
-			w.sent.Del("Content-Length")
+	w.snapshotHeader()
+}
+
+// snapshotHeader serializes the header into sent, instead of copying the
+// map as net/http does, which spares an allocation per value and leaves
+// the handler free to change the map afterwards.
+func (w *responseWriter) snapshotHeader() {
+	// Room for the headers as they are and the two that the reply may
+	// add, so that the block is allocated once.
+	size := 64
+	for name, values := range w.header {
+		for _, v := range values {
+			size += len(name) + len(v) + 2
 		}
 	}
+	block := make([]byte, 0, size)
+	for name, values := range w.header {
+		if !validHeaderName(name) {
+			continue
+		}
+		switch {
+		case strings.EqualFold(name, "Transfer-Encoding"):
+			// libevent chooses the framing of the body.
+			continue
+		case strings.EqualFold(name, "Content-Length"):
+			if len(values) == 0 {
+				continue
+			}
+			n, err := strconv.ParseInt(strings.TrimSpace(values[0]), 10, 64)
+			if err == nil && n >= 0 {
+				w.declared = n
+				w.sentLength = append([]string(nil), values...)
+			}
+			continue
+		case strings.EqualFold(name, "Content-Type"):
+			w.sentType = true
+		}
+		for _, v := range values {
+			block = appendHeader(block, name, v)
+		}
+	}
+	w.sent = block
+}
+
+// appendHeader appends name and value to a header block, each followed by
+// a NUL, with CR, LF and NUL in the value turned into spaces.
+func appendHeader(block []byte, name, value string) []byte {
+	block = append(block, name...)
+	block = append(block, 0)
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		if c == '\r' || c == '\n' || c == 0 {
+			c = ' '
+		}
+		block = append(block, c)
+	}
+	return append(block, 0)
 }
 
 // bodyAllowed reports whether a reply with the status may have a body.
@@ -212,48 +269,21 @@ func cBytes(b []byte) unsafe.Pointer {
 // handler set none; contentLength, when not negative, replaces the
 // Content-Length header.
 func (w *responseWriter) headerBlock(sniff []byte, contentLength int64) []byte {
-	// Room for the headers as they are and the two that may be added,
-	// so that the block is allocated once.
-	size := 64
-	for name, values := range w.sent {
-		for _, v := range values {
-			size += len(name) + len(v) + 2
+	// sent is used once, by finish or by start, so the block grows in
+	// place.
+	block := w.sent
+	if !w.sentType && len(sniff) > 0 && w.bodyAllowed() {
+		block = appendHeader(block, "Content-Type", http.DetectContentType(sniff[:min(len(sniff), 512)]))
+	}
+	switch {
+	case contentLength >= 0:
+		block = appendHeader(block, "Content-Length", strconv.FormatInt(contentLength, 10))
+	default:
+		for _, v := range w.sentLength {
+			block = appendHeader(block, "Content-Length", v)
 		}
 	}
-	block := make([]byte, 0, size)
-	add := func(name, value string) {
-		block = append(block, name...)
-		block = append(block, 0)
-		for i := 0; i < len(value); i++ {
-			c := value[i]
-			if c == '\r' || c == '\n' || c == 0 {
-				c = ' '
-			}
-			block = append(block, c)
-		}
-		block = append(block, 0)
-	}
-	for name, values := range w.sent {
-		if !validHeaderName(name) {
-			continue
-		}
-		// libevent chooses the framing of the body.
-		if strings.EqualFold(name, "Transfer-Encoding") {
-			continue
-		}
-		if contentLength >= 0 && strings.EqualFold(name, "Content-Length") {
-			continue
-		}
-		for _, v := range values {
-			add(name, v)
-		}
-	}
-	if _, ok := w.sent["Content-Type"]; !ok && len(sniff) > 0 && w.bodyAllowed() {
-		add("Content-Type", http.DetectContentType(sniff[:min(len(sniff), 512)]))
-	}
-	if contentLength >= 0 {
-		add("Content-Length", strconv.FormatInt(contentLength, 10))
-	}
+	w.sent = nil
 	return block
 }
 
