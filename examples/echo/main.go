@@ -28,6 +28,9 @@
 //	                        several processes can share the port
 //	-max-queued BYTES       stop reading from a client that does not read
 //	                        its replies once this many bytes wait for it
+//	-writethrough           write each reply to the socket within the read
+//	                        callback instead of from the loop's next pass
+//	                        (BufferEvent.SetWriteThrough)
 //	-v                      log every connection at debug level
 //
 // The server logs its start and stop to standard error through log/slog. It
@@ -61,6 +64,8 @@ func main() {
 		"set SO_REUSEPORT on the listener even with one worker")
 	flag.IntVar(&cfg.maxQueued, "max-queued", cfg.maxQueued,
 		"bytes of unsent replies per connection above which the server stops reading from that client")
+	flag.BoolVar(&cfg.writeThrough, "writethrough", cfg.writeThrough,
+		"write each reply to the socket within the read callback (BufferEvent.SetWriteThrough)")
 	verbose := flag.Bool("v", false, "log every connection at debug level")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(),

@@ -136,29 +136,37 @@ var messageSizes = []int{1, 2, 64, 1000, 4096, 16<<10 + 1, 64<<10 + 3, 256 << 10
 
 func TestEchoMessages(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
-		srv := startServer(t, config{backend: backend, workers: 1, maxQueued: 1 << 20})
-		const clients = 6
-		var wg sync.WaitGroup
-		for i := range clients {
-			conn := dial(t, srv.Addr())
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j, size := range messageSizes {
-					message := randomBytes(uint64(i*100+j), size)
-					reply, err := roundTrip(conn, message)
-					if !assert.NoError(t, err, "client %d, %d bytes", i, size) {
-						return
-					}
-					assert.True(t, bytes.Equal(message, reply), "client %d: the reply to %d bytes differs", i, size)
-				}
-			}()
+		for _, writeThrough := range []bool{false, true} {
+			t.Run(fmt.Sprintf("writethrough=%v", writeThrough), func(t *testing.T) {
+				testEchoMessages(t, config{backend: backend, workers: 1, maxQueued: 1 << 20, writeThrough: writeThrough})
+			})
 		}
-		wg.Wait()
-		assert.NoError(t, srv.stop(t))
-		assert.Equal(t, int64(clients), srv.workers[0].accepted.Load())
-		assert.Zero(t, srv.workers[0].failed.Load())
 	})
+}
+
+func testEchoMessages(t *testing.T, cfg config) {
+	srv := startServer(t, cfg)
+	const clients = 6
+	var wg sync.WaitGroup
+	for i := range clients {
+		conn := dial(t, srv.Addr())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j, size := range messageSizes {
+				message := randomBytes(uint64(i*100+j), size)
+				reply, err := roundTrip(conn, message)
+				if !assert.NoError(t, err, "client %d, %d bytes", i, size) {
+					return
+				}
+				assert.True(t, bytes.Equal(message, reply), "client %d: the reply to %d bytes differs", i, size)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.NoError(t, srv.stop(t))
+	assert.Equal(t, int64(clients), srv.workers[0].accepted.Load())
+	assert.Zero(t, srv.workers[0].failed.Load())
 }
 
 // readAll reads conn until EOF.
@@ -251,34 +259,41 @@ func dialSmallReceiveBuffer(t *testing.T, addr net.Addr) *net.TCPConn {
 
 func TestEchoSlowReader(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
-		const maxQueued = 64 << 10
-		srv := startServer(t, config{backend: backend, workers: 1, maxQueued: maxQueued})
-		conn := dialSmallReceiveBuffer(t, srv.Addr())
-		// The replies can back up in the client's 8 KiB receive buffer
-		// and the server's send buffer, which Linux grows to tcp_wmem's
-		// maximum at most (4 MiB by default). Far more than that is sent,
-		// so the server must stop reading while the client reads nothing.
-		message := randomBytes(11, 32<<20)
-		written := make(chan error, 1)
-		go func() {
-			_, err := conn.Write(message)
-			written <- err
-		}()
-
-		deadline := time.Now().Add(waitLimit)
-		for srv.workers[0].pauses.Load() == 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
+		for _, writeThrough := range []bool{false, true} {
+			t.Run(fmt.Sprintf("writethrough=%v", writeThrough), func(t *testing.T) {
+				testEchoSlowReader(t, config{backend: backend, workers: 1, maxQueued: 64 << 10, writeThrough: writeThrough})
+			})
 		}
-		assert.NotZero(t, srv.workers[0].pauses.Load(), "the server never stopped reading from a client that did not read")
-
-		reply := make([]byte, len(message))
-		_, err := io.ReadFull(conn, reply)
-		require.NoError(t, err)
-		require.NoError(t, <-written)
-		assert.True(t, bytes.Equal(message, reply), "the reply differs from the message")
-		assert.NoError(t, srv.stop(t))
-		assert.Zero(t, srv.workers[0].failed.Load())
 	})
+}
+
+func testEchoSlowReader(t *testing.T, cfg config) {
+	srv := startServer(t, cfg)
+	conn := dialSmallReceiveBuffer(t, srv.Addr())
+	// The replies can back up in the client's 8 KiB receive buffer
+	// and the server's send buffer, which Linux grows to tcp_wmem's
+	// maximum at most (4 MiB by default). Far more than that is sent,
+	// so the server must stop reading while the client reads nothing.
+	message := randomBytes(11, 32<<20)
+	written := make(chan error, 1)
+	go func() {
+		_, err := conn.Write(message)
+		written <- err
+	}()
+
+	deadline := time.Now().Add(waitLimit)
+	for srv.workers[0].pauses.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.NotZero(t, srv.workers[0].pauses.Load(), "the server never stopped reading from a client that did not read")
+
+	reply := make([]byte, len(message))
+	_, err := io.ReadFull(conn, reply)
+	require.NoError(t, err)
+	require.NoError(t, <-written)
+	assert.True(t, bytes.Equal(message, reply), "the reply differs from the message")
+	assert.NoError(t, srv.stop(t))
+	assert.Zero(t, srv.workers[0].failed.Load())
 }
 
 func TestShutdownClosesConnections(t *testing.T) {

@@ -27,6 +27,9 @@ type config struct {
 	// connection's output buffer above which the server stops reading
 	// from that client, until the output drains to a quarter of it.
 	maxQueued int
+	// writeThrough turns on BufferEvent.SetWriteThrough for every
+	// connection: replies go to the socket within MoveInputTo.
+	writeThrough bool
 }
 
 func defaultConfig() config {
@@ -62,10 +65,11 @@ type server struct {
 // run on the goroutine that runs the base, one at a time, so they need no
 // lock for the fields that only they use.
 type worker struct {
-	id        int
-	base      *libevent.Base
-	logger    *slog.Logger
-	maxQueued int
+	id           int
+	base         *libevent.Base
+	logger       *slog.Logger
+	maxQueued    int
+	writeThrough bool
 
 	accepted atomic.Int64 // connections accepted
 	failed   atomic.Int64 // connections closed after a socket error
@@ -100,7 +104,7 @@ func newServer(cfg config, logger *slog.Logger) (*server, error) {
 	}
 	s := &server{logger: logger, group: group, byBase: make(map[*libevent.Base]*worker)}
 	for i, base := range group.Bases() {
-		w := &worker{id: i, base: base, logger: logger, maxQueued: cfg.maxQueued}
+		w := &worker{id: i, base: base, logger: logger, maxQueued: cfg.maxQueued, writeThrough: cfg.writeThrough}
 		s.workers = append(s.workers, w)
 		s.byBase[base] = w
 	}
@@ -184,6 +188,12 @@ func (w *worker) accept(_ *libevent.Listener, fd int, peer net.Addr) {
 	}
 	w.accepted.Add(1)
 	c := &conn{w: w, bev: bev, peer: peer}
+	if w.writeThrough {
+		if err := bev.SetWriteThrough(true); err != nil {
+			c.fail("turn on write-through", err)
+			return
+		}
+	}
 	// The write callback stays unset while the client keeps up, because
 	// libevent would run it every time the output drains.
 	if err := bev.SetCallbacks(c.onRead, nil, c.onEvent); err != nil {
