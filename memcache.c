@@ -41,12 +41,15 @@
 
 struct cached_block {
 	struct cached_block *next;
+	/* malloc_usable_size of the block, which the byte limits count. */
+	size_t usable;
 };
 
 struct thread_cache {
 	struct cached_block *head[CLASSES];
 	unsigned count[CLASSES];
-	/* Bytes kept in small blocks (bytes[0]) and in large ones (bytes[1]). */
+	/* Usable bytes kept in small blocks (bytes[0]) and in large ones
+	 * (bytes[1]). */
 	size_t bytes[2];
 	/* 0 before the thread first caches a block, 1 while it caches, and -1
 	 * once the thread's exit handler has emptied the cache. */
@@ -93,7 +96,9 @@ static int class_for_request(size_t n)
 
 /* class_for_block returns the largest class whose size fits in a block of
  * usable bytes, or -1, so that a block taken from class c always has room
- * for class_size(c) bytes. */
+ * for class_size(c) bytes. A block of twice the largest class or more gets
+ * -1: such a block, like the multi-megabyte chains of a large evbuffer,
+ * would serve only 16 KiB requests while it holds far more memory. */
 static int class_for_block(size_t usable)
 {
 	int c;
@@ -103,6 +108,8 @@ static int class_for_block(size_t usable)
 		c = (int)((usable - SMALL_MIN) / SMALL_STEP);
 		return c >= SMALL_CLASSES ? SMALL_CLASSES - 1 : c;
 	}
+	if (usable >= 2 * LARGE_MAX)
+		return -1;
 	for (c = SMALL_CLASSES; c + 1 < CLASSES && class_size(c + 1) <= usable; c++)
 		;
 	return c;
@@ -161,7 +168,7 @@ static void *cached_malloc(size_t n)
 	}
 	cache.head[from] = b->next;
 	cache.count[from]--;
-	cache.bytes[class_group(from)] -= class_size(from);
+	cache.bytes[class_group(from)] -= b->usable;
 	cache.hits++;
 	return b;
 }
@@ -174,6 +181,7 @@ static void *cached_realloc(void *p, size_t n)
 static void cached_free(void *p)
 {
 	struct cached_block *b = p;
+	size_t usable;
 	int c;
 	if (p == NULL)
 		return;
@@ -187,16 +195,18 @@ static void cached_free(void *p)
 		}
 		cache.state = 1;
 	}
-	c = class_for_block(malloc_usable_size(p));
+	usable = malloc_usable_size(p);
+	c = class_for_block(usable);
 	if (c < 0 || cache.count[c] >= CLASS_LIMIT ||
-	    cache.bytes[class_group(c)] + class_size(c) > GROUP_BYTES) {
+	    cache.bytes[class_group(c)] + usable > GROUP_BYTES) {
 		free(p);
 		return;
 	}
 	b->next = cache.head[c];
+	b->usable = usable;
 	cache.head[c] = b;
 	cache.count[c]++;
-	cache.bytes[class_group(c)] += class_size(c);
+	cache.bytes[class_group(c)] += usable;
 }
 
 static void create_exit_key(void)
@@ -239,6 +249,7 @@ static void *check_on_thread(void *arg)
 	unsigned *cached = arg;
 	void *blocks[CLASS_LIMIT + 8];
 	void *p, *q;
+	unsigned n;
 	int i, c;
 
 	*cached = 0;
@@ -270,6 +281,15 @@ static void *check_on_thread(void *arg)
 	cached_free(p);
 	if (cached_malloc(16) != p)
 		return (void *)(intptr_t)13;
+
+	/* A block far larger than every class goes back to free, and the
+	 * byte counts stay within their limits. */
+	p = cached_malloc((size_t)1 << 20);
+	n = cache.count[CLASSES - 1];
+	cached_free(p);
+	if (cache.count[CLASSES - 1] != n || cache.bytes[0] > GROUP_BYTES ||
+	    cache.bytes[1] > GROUP_BYTES)
+		return (void *)(intptr_t)14;
 
 	for (c = 0; c < CLASSES; c++)
 		*cached += cache.count[c];
@@ -310,11 +330,15 @@ int golibevent_memcache_check(void)
 	/* A block goes back to a class no larger than its usable size, and a
 	 * block that malloc gave for class c goes back to class c or, when
 	 * malloc gave more than requested, to a larger one. */
-	for (n = SMALL_MIN; n <= 2 * LARGE_MAX; n++) {
+	for (n = SMALL_MIN; n < 2 * LARGE_MAX; n++) {
 		c = class_for_block(n);
 		if (c < 0 || class_size(c) > n)
 			return 3;
 	}
+	/* Larger blocks are never cached. */
+	if (class_for_block(2 * LARGE_MAX) >= 0 ||
+	    class_for_block((size_t)32 << 20) >= 0)
+		return 3;
 	for (c = 0; c < CLASSES; c++) {
 		void *p = malloc(class_size(c));
 		int back;
