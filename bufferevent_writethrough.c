@@ -17,8 +17,7 @@
  * adds the write event as usual. The write obeys the maximum single write
  * and the rate limits, and counts against them, as bufferevent_writecb's
  * does. When the socket took everything, the user's write callback runs
- * from the loop, as after a write by the loop: a one-off event, active at
- * once, calls bufferevent_trigger, which checks the low watermark then.
+ * from the loop, as after a write by the loop (see wrote).
  */
 #include "cgo_callbacks.h"
 #include "libevent_internal.h"
@@ -38,9 +37,43 @@ int golibevent_bev_set_write_through(struct golibevent_bev *st, int on)
 		return -1;
 	}
 	bufferevent_lock(st->bev);
-	st->write_through = on != 0;
+	if (on)
+		st->write_through |= WRITE_THROUGH_ON;
+	else
+		st->write_through &= ~WRITE_THROUGH_ON;
 	bufferevent_unlock(st->bev);
 	return 0;
+}
+
+int golibevent_bev_write_through(struct golibevent_bev *st)
+{
+	int on;
+
+	bufferevent_lock(st->bev);
+	on = (st->write_through & WRITE_THROUGH_ON) != 0;
+	bufferevent_unlock(st->bev);
+	return on;
+}
+
+static void keep_until_freed(struct event *ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+}
+
+void golibevent_bev_write_through_release(struct golibevent_bev *st)
+{
+	if (st->write_through & WRITE_THROUGH_EVENT) {
+		/* The loop may be running the event's callback on another
+		 * thread, waiting for the lock that the caller holds, and
+		 * event_free would wait for it. event_free_finalize frees the
+		 * event from the loop instead; the bufferevent's memory, which
+		 * that callback uses, stays until bufferevent_free's own
+		 * finalizer, which runs after it. */
+		event_free_finalize(0, st->u.write_event, keep_until_freed);
+		st->u.write_event = NULL;
+	}
+	st->write_through = 0;
 }
 
 /* write_limit returns how many bytes may be written to the socket at once
@@ -51,7 +84,8 @@ static ev_ssize_t write_limit(struct golibevent_bev *st)
 {
 	struct bufferevent *bev = st->bev;
 
-	if (!st->write_through || bufferevent_getfd(bev) < 0 ||
+	if (!(st->write_through & WRITE_THROUGH_ON) ||
+	    bufferevent_getfd(bev) < 0 ||
 	    !(bufferevent_get_enabled(bev) & EV_WRITE) ||
 	    evbuffer_get_length(bufferevent_get_output(bev)) != 0 ||
 	    event_pending(&bev->ev_write, EV_WRITE, NULL))
@@ -61,32 +95,40 @@ static ev_ssize_t write_limit(struct golibevent_bev *st)
 
 static void run_write_callback(evutil_socket_t fd, short what, void *arg)
 {
-	struct bufferevent *bev = arg;
-
 	(void)fd;
 	(void)what;
-	bufferevent_trigger(bev, EV_WRITE, 0);
-	bufferevent_decref(bev);
+	bufferevent_trigger(arg, EV_WRITE, 0);
 }
 
 /* wrote accounts for n bytes written at once. When the socket took
- * everything, it schedules the write callback; otherwise the write event
- * that the add of the rest adds will run it. The caller holds the
- * bufferevent's lock. */
+ * everything, it activates the bufferevent's write-through event, whose
+ * callback runs from the loop and calls bufferevent_trigger: the user's
+ * write callback runs if the output is then at or below the low
+ * watermark. Several writes before the loop runs make one activation, so
+ * the write callback runs once for them, as after one write by the loop.
+ * The caller holds the bufferevent's lock. */
 static void wrote(struct golibevent_bev *st, ev_ssize_t n, int everything)
 {
 	struct bufferevent *bev = st->bev;
+	struct event *ev;
 
 	bufferevent_decrement_write_buckets_(bev, n);
 	if (!everything || bev->writecb == NULL)
 		return;
-	bufferevent_incref(bev);
-	if (event_base_once(bufferevent_get_base(bev), -1, EV_TIMEOUT,
-	    run_write_callback, bev, NULL) != 0) {
-		/* Out of memory: a deferred callback needs no allocation. */
-		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
-		bufferevent_decref(bev);
+	if (!(st->write_through & WRITE_THROUGH_EVENT)) {
+		ev = event_new(bufferevent_get_base(bev), -1, 0,
+		    run_write_callback, bev);
+		if (ev == NULL) {
+			/* Out of memory: a deferred callback needs no
+			 * allocation. */
+			bufferevent_trigger(bev, EV_WRITE,
+			    BEV_TRIG_DEFER_CALLBACKS);
+			return;
+		}
+		st->u.write_event = ev;
+		st->write_through |= WRITE_THROUGH_EVENT;
 	}
+	event_active(st->u.write_event, EV_WRITE, 1);
 }
 
 int golibevent_bev_write(struct golibevent_bev *st, const void *data,

@@ -62,6 +62,8 @@ func TestWriteThroughWritesAtOnce(t *testing.T) {
 		assert.Empty(t, readNow(t, plainPeer))
 
 		bev, peer := newWriteThroughPair(t, b)
+		assert.True(t, bev.WriteThrough())
+		assert.False(t, plain.WriteThrough())
 		_, err = bev.WriteString("hello")
 		require.NoError(t, err)
 		assert.Equal(t, "hello", string(readNow(t, peer)))
@@ -105,6 +107,56 @@ func TestWriteThroughRelay(t *testing.T) {
 		assert.Equal(t, "relayed", string(readNow(t, peer)))
 		assert.Zero(t, reader.Input().Len())
 		assert.Zero(t, bev.Output().Len())
+	})
+}
+
+// TestWriteThroughCallbackOncePerPass writes 100 times before the loop
+// runs: the write callback runs once, as after one write by the loop.
+func TestWriteThroughCallbackOncePerPass(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		bev, peer := newWriteThroughPair(t, b)
+		calls := 0
+		require.NoError(t, bev.SetCallbacks(nil, func(*BufferEvent) { calls++ }, nil))
+
+		for i := 0; i < 100; i++ {
+			_, err := bev.WriteString("x")
+			require.NoError(t, err)
+		}
+		assert.Len(t, readNow(t, peer), 100)
+		runPending(t, b)
+		assert.Equal(t, 1, calls)
+	})
+}
+
+// TestWriteThroughCloseBeforeLoop closes the bufferevent and its base
+// before the loop runs the write callback that a write at once scheduled:
+// the descriptor is still closed, so the peer sees EOF.
+func TestWriteThroughCloseBeforeLoop(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		cfg := bk.config
+		b, err := NewBase(&cfg)
+		require.NoError(t, err)
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		require.NoError(t, err)
+		peer := fds[1]
+		defer unix.Close(peer)
+		bev, err := b.NewBufferEvent(fds[0], BEVOptCloseOnFree)
+		require.NoError(t, err)
+		require.NoError(t, bev.SetWriteThrough(true))
+		require.NoError(t, bev.SetCallbacks(nil, func(*BufferEvent) {}, nil))
+
+		_, err = bev.WriteString("bye")
+		require.NoError(t, err)
+		require.NoError(t, bev.Close())
+		require.NoError(t, b.Close())
+
+		waitReadable(t, peer)
+		assert.Equal(t, "bye", string(readNow(t, peer)))
+		buf := make([]byte, 8)
+		n, err := unix.Read(peer, buf)
+		require.NoError(t, err)
+		assert.Zero(t, n, "the descriptor stayed open")
 	})
 }
 
@@ -285,6 +337,7 @@ func TestWriteThroughNeedsSocket(t *testing.T) {
 		filter, err := b.NewBufferEventFilter(underlying, nil, nil, BEVOptCloseOnFree)
 		require.NoError(t, err)
 		defer filter.Close()
+		assert.False(t, underlying.WriteThrough(), "the filter left write-through on")
 		err = filter.SetWriteThrough(true)
 		require.ErrorIs(t, err, syscall.EOPNOTSUPP)
 

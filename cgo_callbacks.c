@@ -545,13 +545,15 @@ void golibevent_bev_setcb(struct golibevent_bev *st, int which)
 	bufferevent_setcb(st->bev,
 	    (which & 1) ? golibevent_bev_read_cb : NULL,
 	    (which & 2) ? golibevent_bev_write_cb : NULL,
-	    (which & 4) ? (st->event_shim ? st->event_shim :
+	    (which & 4) ? (!(st->write_through & WRITE_THROUGH_EVENT) &&
+		st->u.event_shim ? st->u.event_shim :
 		golibevent_bev_event_cb) : NULL, st);
 }
 
 void golibevent_bev_free(struct golibevent_bev *st)
 {
 	bufferevent_lock(st->bev);
+	golibevent_bev_write_through_release(st);
 	if (st->input_cb != NULL)
 		evbuffer_remove_cb_entry(bufferevent_get_input(st->bev),
 		    st->input_cb);
@@ -906,7 +908,7 @@ struct golibevent_bev *golibevent_bev_filter_new(struct bufferevent *underlying,
 void golibevent_bev_detach_state(struct golibevent_bev *st)
 {
 	bufferevent_lock(st->bev);
-	st->write_through = 0;
+	golibevent_bev_write_through_release(st);
 	if (st->input_cb != NULL)
 		evbuffer_remove_cb_entry(bufferevent_get_input(st->bev),
 		    st->input_cb);
@@ -995,7 +997,7 @@ struct golibevent_bev *golibevent_bev_state_new(struct bufferevent *bev,
 {
 	struct golibevent_bev *st = bev_state_attach(bev, key);
 	if (st != NULL)
-		st->event_shim = event_shim;
+		st->u.event_shim = event_shim;
 	return st;
 }
 

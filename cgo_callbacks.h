@@ -109,10 +109,17 @@ struct golibevent_bev {
 	struct bufferevent *bev;
 	struct evbuffer_cb_entry *input_cb;
 	struct evbuffer_cb_entry *output_cb;
-	/* The event callback shim to install in place of the package's
-	 * default, or NULL. OpenSSL bufferevents use one that reads their
-	 * OpenSSL errors before Go code runs. */
-	bufferevent_event_cb event_shim;
+	union {
+		/* The event callback shim to install in place of the
+		 * package's default, or NULL. OpenSSL bufferevents use one
+		 * that reads their OpenSSL errors before Go code runs. */
+		bufferevent_event_cb event_shim;
+		/* On a socket bufferevent, which has no shim, once
+		 * write_through has WRITE_THROUGH_EVENT: the event that runs
+		 * the write callback after a write at once
+		 * (bufferevent_writethrough.c). */
+		struct event *write_event;
+	} u;
 	/* Changes to the input and output buffers, counted from evbuffer
 	 * callbacks so that positions and reservations that Go code holds in
 	 * them go stale when libevent reads or writes. Updated atomically. */
@@ -130,10 +137,15 @@ struct golibevent_bev {
 	 * by setting free_pending. Accessed atomically. */
 	unsigned char in_read_cb;
 	unsigned char free_pending;
-	/* 1 while write-through is on (bufferevent_writethrough.c). Accessed
-	 * under the bufferevent's lock. */
+	/* WRITE_THROUGH_* bits (bufferevent_writethrough.c). Accessed under
+	 * the bufferevent's lock. */
 	unsigned char write_through;
 };
+
+/* Write-through is on. */
+#define WRITE_THROUGH_ON 1
+/* u holds write_event. */
+#define WRITE_THROUGH_EVENT 2
 
 struct golibevent_bev *golibevent_bev_new(struct event_base *base,
     evutil_socket_t fd, int options, void *key);
@@ -160,6 +172,11 @@ int golibevent_bev_track(struct golibevent_bev *st, int input);
 /* Turns write-through on or off. Turning it on fails with EOPNOTSUPP
  * unless the bufferevent is a socket one. */
 int golibevent_bev_set_write_through(struct golibevent_bev *st, int on);
+/* Returns 1 while write-through is on. */
+int golibevent_bev_write_through(struct golibevent_bev *st);
+/* Frees the write-through event, if any, and turns write-through off. The
+ * caller holds the bufferevent's lock. */
+void golibevent_bev_write_through_release(struct golibevent_bev *st);
 /* Add data or a buffer's contents to the output, as bufferevent_write and
  * bufferevent_write_buffer do, but first write what the socket takes at
  * once when write-through is on. Each returns 0, or -1 when the add

@@ -15,9 +15,9 @@
  * shim then writes the output to the descriptor as the bufferevent's write
  * callback would, within the same rate limits. When the socket took
  * everything, the shim turns writing off again, which costs no system call
- * because the write event was never added, and schedules the bufferevent's
- * write callback as a deferred callback. evhttp thus finishes the request
- * from the loop, as before. When the socket takes only
+ * because the write event was never added, and activates that event
+ * without adding it, so that the bufferevent's write callback runs from
+ * the loop. evhttp thus finishes the request from the loop, as before. When the socket takes only
  * part of the reply, or the write fails, the shim lifts the suspension
  * with writing enabled: the write event is added, and the rest goes the
  * usual way, with its timeout and its error handling.
@@ -34,6 +34,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_struct.h>
+#include <event2/event.h>
 
 /* The package's own reason for suspending writing, outside the bits that
  * libevent uses. */
@@ -101,7 +102,12 @@ void golibevent_http_reply_direct(struct evhttp_request *req, int code,
 	if (evbuffer_get_length(out) == 0) {
 		bufferevent_disable(bev, EV_WRITE);
 		bufferevent_unsuspend_write_(bev, SUSPEND_DIRECT_REPLY);
-		bufferevent_trigger(bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+		/* The write event was never added. Activated, it runs the
+		 * bufferevent's write callback from the loop, which finds the
+		 * output empty and calls evhttp's. Nothing else adds to the
+		 * output until evhttp has finished the request there, and
+		 * bufferevent_free removes the activation. */
+		event_active(&bev->ev_write, EV_WRITE, 1);
 		atomic_fetch_add_explicit(&direct_replies, 1,
 		    memory_order_relaxed);
 	} else {

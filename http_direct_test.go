@@ -146,3 +146,32 @@ func TestHTTPReplyAtOnceGoClient(t *testing.T) {
 		assert.Equal(t, int64(requests), directRepliesSince(t, hs.base, before))
 	})
 }
+
+// TestHTTPReplyAtOnceThenClose closes the base from the handler right
+// after a reply written at once, before the loop finishes the request: the
+// client still gets the reply and then sees the connection closed.
+func TestHTTPReplyAtOnceThenClose(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		cfg := bk.config
+		b, err := NewBase(&cfg)
+		require.NoError(t, err)
+		s, err := NewHTTPServer(b)
+		require.NoError(t, err)
+		require.NoError(t, s.HandleDefault(func(r *HTTPRequest) {
+			assert.NoError(t, r.SendReply(http.StatusOK, "", []byte("bye")))
+			assert.NoError(t, b.Close())
+		}))
+		addr, err := s.Bind("127.0.0.1:0")
+		require.NoError(t, err)
+		loopDone := make(chan error, 1)
+		go func() { loopDone <- b.Dispatch() }()
+
+		k := dialKeeper(t, addr.String())
+		k.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+		code, body := k.reply()
+		assert.Equal(t, http.StatusOK, code)
+		assert.Equal(t, "bye", body)
+		k.waitClosed()
+		assert.ErrorIs(t, <-loopDone, ErrClosed)
+	})
+}
