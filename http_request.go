@@ -596,10 +596,10 @@ func (r *HTTPRequest) sendReplyHere(op string, kind replyKind, code int, creason
 
 // SendReply sends the reply with status code, reason phrase and body
 // (evhttp_send_reply). An empty reason gives the standard phrase for code.
-// When the output headers lack them, libevent 2.1.12 adds Date to replies
-// to HTTP/1.1 clients, Content-Length to replies with a body to HTTP/1.1
-// clients and to HTTP/1.0 clients that keep the connection alive, and the
-// default Content-Type to replies with a body. A reply to HEAD, or with status 1xx,
+// libevent 2.1.12 adds the headers that the output headers lack: Date to
+// replies to HTTP/1.1 clients, and the default Content-Type to replies with
+// a body. It adds Content-Length to replies with a body to HTTP/1.1 clients
+// and to HTTP/1.0 clients that keep the connection alive. A reply to HEAD, or with status 1xx,
 // 204 or 304, goes out without the body (libevent 2.1.12 would send it),
 // and a reply to HEAD keeps the body's Content-Length. It fails with
 // ErrReplied when the request already has a reply, and the request is
