@@ -11,7 +11,8 @@
  * (evmap.c). A persistent read event of the package's own on the same
  * descriptor, the keeper, keeps the read interest in that union, so that
  * evhttp's turns change no registration and a request costs two epoll_ctl
- * calls: those of the write event. The poll and select backends make no
+ * calls: those of the write event, which replies written at once
+ * (http_direct.c) save too. The poll and select backends make no
  * system call per change, and there a keeper would only cost a callback
  * per readable pass, so the package adds none (keepPolled in
  * http_keeper.go).

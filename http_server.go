@@ -106,7 +106,8 @@ type pathHandler struct {
 // turns reading off when it has read a request and on when it sends the
 // reply. Because the extra event keeps the descriptor's read interest,
 // neither turn makes an epoll_ctl call, and a keep-alive request makes two
-// instead of four. The event removes itself while the bufferevent does not
+// instead of four, or none when SendReply writes the reply at once. The
+// event removes itself while the bufferevent does not
 // read and the descriptor stays readable, and it is freed before evhttp
 // closes the descriptor. Servers from WrapHTTPServer, and their virtual
 // hosts, get no such events.
