@@ -55,7 +55,9 @@ int golibevent_bev_write_through(struct golibevent_bev *st)
 	return on;
 }
 
-static void keep_until_freed(struct event *ev, void *arg)
+/* The finalizer of the write-through event, which has nothing of its own
+ * to release: event_free_finalize frees the event after it. */
+static void finalize_write_event(struct event *ev, void *arg)
 {
 	(void)ev;
 	(void)arg;
@@ -70,7 +72,7 @@ void golibevent_bev_write_through_release(struct golibevent_bev *st)
 		 * event from the loop instead; the bufferevent's memory, which
 		 * that callback uses, stays until bufferevent_free's own
 		 * finalizer, which runs after it. */
-		event_free_finalize(0, st->u.write_event, keep_until_freed);
+		event_free_finalize(0, st->u.write_event, finalize_write_event);
 		st->u.write_event = NULL;
 	}
 	st->write_through = 0;
