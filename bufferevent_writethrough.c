@@ -102,20 +102,41 @@ static void run_write_callback(evutil_socket_t fd, short what, void *arg)
 	bufferevent_trigger(arg, EV_WRITE, 0);
 }
 
-/* wrote accounts for n bytes written at once. When the socket took
- * everything, it activates the bufferevent's write-through event, whose
- * callback runs from the loop and calls bufferevent_trigger: the user's
- * write callback runs if the output is then at or below the low
+int golibevent_bev_write_atmost(struct bufferevent *bev, struct evbuffer *src,
+    ev_ssize_t max)
+{
+	int frozen = src == bufferevent_get_output(bev);
+	int n;
+
+	if (max <= 0 || evbuffer_get_length(src) == 0)
+		return 0;
+	/* A socket bufferevent freezes the start of its output, so that only
+	 * its write callback drains it. That callback thaws it for the write
+	 * in the same way. */
+	if (frozen)
+		evbuffer_unfreeze(src, 1);
+	n = evbuffer_write_atmost(src, bufferevent_getfd(bev), max);
+	if (frozen)
+		evbuffer_freeze(src, 1);
+	if (n <= 0)
+		return 0;
+	bufferevent_decrement_write_buckets_(bev, n);
+	return n;
+}
+
+/* wrote schedules the write callback after a write at once that the
+ * socket took whole: it activates the bufferevent's write-through event,
+ * whose callback runs from the loop and calls bufferevent_trigger. The
+ * user's write callback then runs if the output is at or below the low
  * watermark. Several writes before the loop runs make one activation, so
  * the write callback runs once for them, as after one write by the loop.
  * The caller holds the bufferevent's lock. */
-static void wrote(struct golibevent_bev *st, ev_ssize_t n, int everything)
+static void wrote(struct golibevent_bev *st)
 {
 	struct bufferevent *bev = st->bev;
 	struct event *ev;
 
-	bufferevent_decrement_write_buckets_(bev, n);
-	if (!everything || bev->writecb == NULL)
+	if (bev->writecb == NULL)
 		return;
 	if (!(st->write_through & WRITE_THROUGH_EVENT)) {
 		ev = event_new(bufferevent_get_base(bev), -1, 0,
@@ -150,9 +171,11 @@ int golibevent_bev_write(struct golibevent_bev *st, const void *data,
 		n = send(bufferevent_getfd(st->bev), p,
 		    (size_t)max < len ? (size_t)max : len, MSG_NOSIGNAL);
 		if (n > 0) {
-			wrote(st, n, (size_t)n == len);
+			bufferevent_decrement_write_buckets_(st->bev, n);
 			p += n;
 			len -= (size_t)n;
+			if (len == 0)
+				wrote(st);
 		}
 	}
 	r = len > 0 ? bufferevent_write(st->bev, p, len) : 0;
@@ -160,20 +183,15 @@ int golibevent_bev_write(struct golibevent_bev *st, const void *data,
 	return r;
 }
 
-/* write_from writes from src to the socket, at most max bytes, and returns
- * the bytes written. The caller holds the bufferevent's lock and src's. */
-static int write_from(struct golibevent_bev *st, struct evbuffer *src,
+/* write_from writes from src to the socket, at most max bytes, and
+ * schedules the write callback when it took everything. The caller holds
+ * the bufferevent's lock and src's. */
+static void write_from(struct golibevent_bev *st, struct evbuffer *src,
     ev_ssize_t max)
 {
-	size_t len = evbuffer_get_length(src);
-	int n;
-
-	if (len == 0)
-		return 0;
-	n = evbuffer_write_atmost(src, bufferevent_getfd(st->bev), max);
-	if (n > 0)
-		wrote(st, n, (size_t)n == len);
-	return n > 0 ? n : 0;
+	if (golibevent_bev_write_atmost(st->bev, src, max) > 0 &&
+	    evbuffer_get_length(src) == 0)
+		wrote(st);
 }
 
 int golibevent_bev_write_buffer(struct golibevent_bev *st,

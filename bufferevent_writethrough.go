@@ -27,8 +27,8 @@ import (
 // row should collect them in a Buffer and write that.
 //
 // libevent adds the write event during a connect, and also when writing
-// is enabled or a rate limit is set, even on an empty output; until the
-// loop's next pass, writes then go through the loop. Only what the socket
+// is enabled or a rate limit is set, even on an empty output. Writes then
+// go through the loop until its next pass. Only what the socket
 // does not take goes to the output, and from there the usual way: from the
 // loop, with the write timeout, and after data that was already waiting.
 // The write at once obeys the maximum single write

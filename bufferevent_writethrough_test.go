@@ -130,8 +130,8 @@ func TestWriteThroughCallbackOncePerPass(t *testing.T) {
 }
 
 // TestWriteThroughCloseBeforeLoop closes the bufferevent and its base
-// before the loop runs the write callback that a write at once scheduled:
-// the descriptor is still closed, so the peer sees EOF.
+// before the loop runs the write callback that a write at once scheduled.
+// The descriptor is still closed, so the peer reads EOF.
 func TestWriteThroughCloseBeforeLoop(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		cfg := bk.config
@@ -214,6 +214,17 @@ func TestWriteThroughRestGoesThroughLoop(t *testing.T) {
 	})
 }
 
+// assertLoopDelivers checks that want is still queued, then runs a pass of
+// b's loop and checks that it reaches the peer.
+func assertLoopDelivers(t *testing.T, b *Base, bev *BufferEvent, peer int, want string) {
+	t.Helper()
+	assert.Empty(t, readNow(t, peer))
+	assert.Equal(t, len(want), bev.Output().Len())
+	runPending(t, b)
+	waitReadable(t, peer)
+	assert.Equal(t, want, string(readNow(t, peer)))
+}
+
 func TestWriteThroughDisabledWrite(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		b := newBase(t, bk)
@@ -223,12 +234,9 @@ func TestWriteThroughDisabledWrite(t *testing.T) {
 		_, err := bev.WriteString("held")
 		require.NoError(t, err)
 		assert.Empty(t, readNow(t, peer))
-		assert.Equal(t, 4, bev.Output().Len())
 
 		require.NoError(t, bev.Enable(EvWrite))
-		runPending(t, b)
-		waitReadable(t, peer)
-		assert.Equal(t, "held", string(readNow(t, peer)))
+		assertLoopDelivers(t, b, bev, peer, "held")
 	})
 }
 
@@ -240,10 +248,7 @@ func TestWriteThroughOff(t *testing.T) {
 
 		_, err := bev.WriteString("later")
 		require.NoError(t, err)
-		assert.Empty(t, readNow(t, peer))
-		runPending(t, b)
-		waitReadable(t, peer)
-		assert.Equal(t, "later", string(readNow(t, peer)))
+		assertLoopDelivers(t, b, bev, peer, "later")
 	})
 }
 
@@ -267,8 +272,8 @@ func TestWriteThroughRateLimit(t *testing.T) {
 		require.NoError(t, group.Add(bev))
 
 		// Setting the rate limit added the write event, although the
-		// output is empty; the loop removes it in its next pass, and until
-		// then writes wait for the loop.
+		// output is empty. Writes wait for the loop until its next pass
+		// removes the event.
 		runPending(t, b)
 
 		data := bytes.Repeat([]byte("r"), 450)

@@ -144,7 +144,7 @@ struct golibevent_bev {
 
 /* Write-through is on. */
 #define WRITE_THROUGH_ON 1
-/* u holds write_event. */
+/* u contains write_event. */
 #define WRITE_THROUGH_EVENT 2
 
 struct golibevent_bev *golibevent_bev_new(struct event_base *base,
@@ -177,6 +177,13 @@ int golibevent_bev_write_through(struct golibevent_bev *st);
 /* Frees the write-through event, if any, and turns write-through off. The
  * caller holds the bufferevent's lock. */
 void golibevent_bev_write_through_release(struct golibevent_bev *st);
+/* Writes at most max bytes of src to the descriptor of the socket
+ * bufferevent bev, as libevent's write callback does: it thaws the start
+ * of src when src is bev's output, and counts the bytes against bev's
+ * write buckets. Returns the bytes written, 0 when none were. The caller
+ * holds bev's lock and src's. */
+int golibevent_bev_write_atmost(struct bufferevent *bev, struct evbuffer *src,
+    ev_ssize_t max);
 /* Add data or a buffer's contents to the output, as bufferevent_write and
  * bufferevent_write_buffer do, but first write what the socket takes at
  * once when write-through is on. Each returns 0, or -1 when the add

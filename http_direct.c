@@ -17,10 +17,11 @@
  * everything, the shim turns writing off again, which costs no system call
  * because the write event was never added, and activates that event
  * without adding it, so that the bufferevent's write callback runs from
- * the loop. evhttp thus finishes the request from the loop, as before. When the socket takes only
- * part of the reply, or the write fails, the shim lifts the suspension
- * with writing enabled: the write event is added, and the rest goes the
- * usual way, with its timeout and its error handling.
+ * the loop. evhttp thus finishes the request from the loop, as before.
+ * When the socket takes only part of the reply, or the write fails, the
+ * shim lifts the suspension with writing enabled: the write event is
+ * added, and the rest goes the usual way, with its timeout and its error
+ * handling.
  *
  * Chunked replies, error replies, and replies on connections whose
  * bufferevent is not a socket one (TLS, or a filter from
@@ -65,25 +66,6 @@ static struct bufferevent *direct_bufferevent(struct evhttp_request *req)
 	return bev;
 }
 
-/* write_output writes as much of the output as the socket and the rate
- * limits take, as bufferevent_writecb does. */
-static void write_output(struct bufferevent *bev, struct evbuffer *out)
-{
-	ev_ssize_t max = bufferevent_get_max_to_write(bev);
-	int n;
-
-	if (max <= 0 || evbuffer_get_length(out) == 0)
-		return;
-	/* A socket bufferevent freezes the start of its output, so that only
-	 * its write callback drains it. That callback thaws it for the write
-	 * in the same way. */
-	evbuffer_unfreeze(out, 1);
-	n = evbuffer_write_atmost(out, bufferevent_getfd(bev), max);
-	evbuffer_freeze(out, 1);
-	if (n > 0)
-		bufferevent_decrement_write_buckets_(bev, n);
-}
-
 void golibevent_http_reply_direct(struct evhttp_request *req, int code,
     const char *reason)
 {
@@ -98,7 +80,7 @@ void golibevent_http_reply_direct(struct evhttp_request *req, int code,
 	bufferevent_suspend_write_(bev, SUSPEND_DIRECT_REPLY);
 	evhttp_send_reply(req, code, reason, NULL);
 	out = bufferevent_get_output(bev);
-	write_output(bev, out);
+	golibevent_bev_write_atmost(bev, out, bufferevent_get_max_to_write(bev));
 	if (evbuffer_get_length(out) == 0) {
 		bufferevent_disable(bev, EV_WRITE);
 		bufferevent_unsuspend_write_(bev, SUSPEND_DIRECT_REPLY);

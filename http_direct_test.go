@@ -52,8 +52,8 @@ func TestHTTPReplyWrittenAtOnce(t *testing.T) {
 			assert.Equal(t, path, body)
 		}
 		// The last completion may still be pending when the reply
-		// arrives, so the check reads the count on the loop until it sees
-		// them all.
+		// arrives, so the check reads the count on the loop until it
+		// reaches all of them.
 		seen := make(chan int, 1)
 		deadline := time.Now().Add(30 * time.Second)
 		got := 0
@@ -148,8 +148,8 @@ func TestHTTPReplyAtOnceGoClient(t *testing.T) {
 }
 
 // TestHTTPReplyAtOnceThenClose closes the base from the handler right
-// after a reply written at once, before the loop finishes the request: the
-// client still gets the reply and then sees the connection closed.
+// after a reply written at once, before the loop finishes the request. The
+// client still gets the reply, and then its connection is closed.
 func TestHTTPReplyAtOnceThenClose(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
 		cfg := bk.config

@@ -3,7 +3,7 @@
  * declare. They come from bufferevent-internal.h and bufferevent_sock.c,
  * and both the static archives and the shared libraries of the libevent-dev
  * package export them. libevent_version.h admits only the 2.1 series from
- * 2.1.12 on, and 2.1.12 is that series' last release so far; a later 2.1
+ * 2.1.12 on, and 2.1.12 is that series' last release so far. A later 2.1
  * release would need these declarations checked against its sources.
  */
 #ifndef GOLIBEVENT_LIBEVENT_INTERNAL_H
