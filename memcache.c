@@ -6,10 +6,11 @@
  * program gets most of them from glibc without a lock. A Go program always
  * runs several threads, so glibc takes its arena lock for each allocation
  * that its own per-thread cache (tcache) does not serve, such as calloc and
- * sizes whose tcache bin is empty or full. This cache keeps up to
- * CLASS_LIMIT freed blocks per size class, per thread, without locks: at
- * most GROUP_BYTES of small blocks and GROUP_BYTES of large ones, so that
- * large blocks never crowd out the small ones. Its blocks come from malloc and go back to free, so code
+ * sizes whose tcache bin is empty or full. This cache keeps freed blocks
+ * per size class, per thread, without locks: at least CLASS_MIN_COUNT blocks
+ * of a class and as many more as fit in CLASS_BYTES, and at most
+ * GROUP_BYTES of small blocks and GROUP_BYTES of large ones, so that large
+ * blocks never crowd out the small ones. Its blocks come from malloc and go back to free, so code
  * that calls malloc and free directly can share every block with it.
  */
 #include "memcache.h"
@@ -36,7 +37,12 @@
 #define LARGE_MIN ((size_t)2048)
 #define LARGE_MAX (LARGE_MIN << (LARGE_CLASSES - 1))
 
-#define CLASS_LIMIT 64
+/* A server loop pass that reads 50 keep-alive connections makes their 50
+ * requests before it frees any of them: about 15 blocks each of the smallest
+ * class, for header names and values. The byte share lets a class of small
+ * blocks hold a pass's worth. */
+#define CLASS_MIN_COUNT 64
+#define CLASS_BYTES ((size_t)32 * 1024)
 #define GROUP_BYTES ((size_t)128 * 1024)
 
 struct cached_block {
@@ -76,6 +82,13 @@ static size_t class_size(int c)
 	if (c < SMALL_CLASSES)
 		return SMALL_MIN + (size_t)c * SMALL_STEP;
 	return LARGE_MIN << (c - SMALL_CLASSES);
+}
+
+/* class_limit returns the number of blocks that class c may keep. */
+static unsigned class_limit(int c)
+{
+	size_t n = CLASS_BYTES / class_size(c);
+	return n > CLASS_MIN_COUNT ? (unsigned)n : CLASS_MIN_COUNT;
 }
 
 /* class_for_request returns the smallest class whose blocks hold n bytes,
@@ -197,7 +210,7 @@ static void cached_free(void *p)
 	}
 	usable = malloc_usable_size(p);
 	c = class_for_block(usable);
-	if (c < 0 || cache.count[c] >= CLASS_LIMIT ||
+	if (c < 0 || cache.count[c] >= class_limit(c) ||
 	    cache.bytes[class_group(c)] + usable > GROUP_BYTES) {
 		free(p);
 		return;
@@ -247,10 +260,12 @@ void golibevent_memcache_thread_stats(uint64_t *hits, uint64_t *misses, uint64_t
 static void *check_on_thread(void *arg)
 {
 	unsigned *cached = arg;
-	void *blocks[CLASS_LIMIT + 8];
+	static const size_t sizes[2] = {40, 1000};
+	/* Room for the largest limit of a class, that of the smallest. */
+	static __thread void *blocks[CLASS_BYTES / SMALL_MIN + 8];
 	void *p, *q;
 	unsigned n;
-	int i, c;
+	int i, c, k;
 
 	*cached = 0;
 	p = cached_malloc(100);
@@ -260,14 +275,22 @@ static void *check_on_thread(void *arg)
 		return (void *)(intptr_t)10;
 	cached_free(q);
 
-	/* A class keeps at most CLASS_LIMIT blocks. */
-	c = class_for_request(40);
-	for (i = 0; i < CLASS_LIMIT + 8; i++)
-		blocks[i] = cached_malloc(40);
-	for (i = 0; i < CLASS_LIMIT + 8; i++)
-		cached_free(blocks[i]);
-	if (cache.count[c] != CLASS_LIMIT)
+	/* A class of 40-byte blocks keeps as many as fit in CLASS_BYTES, and
+	 * one of 1000-byte blocks keeps CLASS_MIN_COUNT. */
+	if (class_limit(class_for_request(40)) != CLASS_BYTES / 40 ||
+	    class_limit(class_for_request(1000)) != CLASS_MIN_COUNT)
 		return (void *)(intptr_t)11;
+	for (k = 0; k < 2; k++) {
+		unsigned limit;
+		c = class_for_request(sizes[k]);
+		limit = class_limit(c);
+		for (i = 0; i < (int)limit + 8; i++)
+			blocks[i] = cached_malloc(sizes[k]);
+		for (i = 0; i < (int)limit + 8; i++)
+			cached_free(blocks[i]);
+		if (cache.count[c] != limit || cache.bytes[0] > GROUP_BYTES)
+			return (void *)(intptr_t)11;
+	}
 
 	/* The cache keeps at most GROUP_BYTES of large blocks, here of 16
 	 * KiB, and they leave room for the small ones. */
