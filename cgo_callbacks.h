@@ -184,6 +184,25 @@ void golibevent_bev_write_through_release(struct golibevent_bev *st);
  * holds bev's lock and src's. */
 int golibevent_bev_write_atmost(struct bufferevent *bev, struct evbuffer *src,
     ev_ssize_t max);
+
+/* ---- reads without FIONREAD (bufferevent_fixedread.c) ---- */
+
+/* Gives the read event of the socket bufferevent bev the package's read
+ * callback, which reads without asking the kernel how many bytes wait
+ * first. Returns 0 when bev reads that way, -1 when bev is not a socket
+ * bufferevent or its read event is added or active. */
+int golibevent_bev_use_fixed_reads(struct bufferevent *bev);
+/* Returns 1 when bev reads through the package's callback. */
+int golibevent_bev_fixed_reads(struct bufferevent *bev);
+/* What the package's read callback did in the process, for tests: reads
+ * that took data, and ends of reading. */
+enum {
+	GOLIBEVENT_FIXED_READ_DATA = 0,
+	GOLIBEVENT_FIXED_READ_EOF = 1,
+	GOLIBEVENT_FIXED_READ_ERROR = 2,
+	GOLIBEVENT_FIXED_READ_TIMEOUT = 3
+};
+long golibevent_bev_fixed_read_count(int what);
 /* Add data or a buffer's contents to the output, as bufferevent_write and
  * bufferevent_write_buffer do, but first write what the socket takes at
  * once when write-through is on. Each returns 0, or -1 when the add

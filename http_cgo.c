@@ -284,6 +284,20 @@ static void golibevent_http_request_cb(struct evhttp_request *req, void *key)
 	goHTTPRequestCallback(req, key);
 }
 
+/* The request callback of a server that the package owns, whose
+ * connection then reads without FIONREAD (bufferevent_fixedread.c). A
+ * connection whose bufferevent is not a socket one keeps its reads. */
+static void golibevent_http_request_own_cb(struct evhttp_request *req,
+    void *key)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+
+	if (evcon != NULL)
+		golibevent_bev_use_fixed_reads(
+		    evhttp_connection_get_bufferevent(evcon));
+	golibevent_http_request_cb(req, key);
+}
+
 /* The request callback of a server that the package owns on the epoll
  * backend, which also keeps the connection's descriptor polled for reading
  * (http_keeper.c). */
@@ -291,20 +305,30 @@ static void golibevent_http_request_keep_cb(struct evhttp_request *req,
     void *key)
 {
 	golibevent_http_keep_polled(req);
-	golibevent_http_request_cb(req, key);
+	golibevent_http_request_own_cb(req, key);
 }
 
-void golibevent_http_set_gencb(struct evhttp *http, void *key, int keep)
+static void (*request_cb_for(int conn))(struct evhttp_request *, void *)
 {
-	evhttp_set_gencb(http, keep ? golibevent_http_request_keep_cb :
-	    golibevent_http_request_cb, key);
+	switch (conn) {
+	case GOLIBEVENT_HTTP_CONN_FIXED_READS:
+		return golibevent_http_request_own_cb;
+	case GOLIBEVENT_HTTP_CONN_KEPT:
+		return golibevent_http_request_keep_cb;
+	default:
+		return golibevent_http_request_cb;
+	}
+}
+
+void golibevent_http_set_gencb(struct evhttp *http, void *key, int conn)
+{
+	evhttp_set_gencb(http, request_cb_for(conn), key);
 }
 
 int golibevent_http_set_cb(struct evhttp *http, const char *path, void *key,
-    int keep)
+    int conn)
 {
-	return evhttp_set_cb(http, path, keep ? golibevent_http_request_keep_cb :
-	    golibevent_http_request_cb, key);
+	return evhttp_set_cb(http, path, request_cb_for(conn), key);
 }
 
 static struct bufferevent *golibevent_http_bev_cb(struct event_base *base,

@@ -63,13 +63,23 @@ int golibevent_http_request_peer(struct evhttp_request *req, char *host,
 
 /* ---- servers ---- */
 
+/* What the request callback of golibevent_http_set_gencb and
+ * golibevent_http_set_cb does to a connection besides calling Go. On a
+ * server that C code owns, nothing. On a server of the package's own, its
+ * reads skip FIONREAD (bufferevent_fixedread.c), and on the epoll backend
+ * it also gets a keeper (http_keeper.c). */
+enum {
+	GOLIBEVENT_HTTP_CONN_AS_IS = 0,
+	GOLIBEVENT_HTTP_CONN_FIXED_READS = 1,
+	GOLIBEVENT_HTTP_CONN_KEPT = 2
+};
+
 /* Installs the package's generic request callback (evhttp_set_gencb) or a
- * per-path one (evhttp_set_cb) with key as the argument. With keep
- * non-zero the callback also adds the keeper of http_keeper.c to each
- * connection. */
-void golibevent_http_set_gencb(struct evhttp *http, void *key, int keep);
+ * per-path one (evhttp_set_cb) with key as the argument, and with conn one
+ * of the values above. */
+void golibevent_http_set_gencb(struct evhttp *http, void *key, int conn);
 int golibevent_http_set_cb(struct evhttp *http, const char *path, void *key,
-    int keep);
+    int conn);
 /* Installs the package's bufferevent callback, or removes it when key is
  * NULL. */
 void golibevent_http_set_bevcb(struct evhttp *http, void *key);

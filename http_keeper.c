@@ -14,7 +14,7 @@
  * calls: those of the write event, which replies written at once
  * (http_direct.c) save too. The poll and select backends make no
  * system call per change, and there a keeper would only cost a callback
- * per readable pass, so the package adds none (keepPolled in
+ * per readable pass, so the package adds none (connHandling in
  * http_keeper.go).
  *
  * The keeper's callback does nothing while the bufferevent reads. When

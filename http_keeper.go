@@ -5,16 +5,23 @@ package libevent
 // #include "http_cgo.h"
 import "C"
 
-// keepPolled returns 1 when the request callbacks of s add keepers to its
-// connections: on a server that the package created on the epoll backend,
-// or on a virtual host of one. A keeper needs the connection's close
-// callback, which C code may use on a server from WrapHTTPServer. The poll
-// and select backends make no system call that a keeper would save.
-func (s *HTTPServer) keepPolled() C.int {
-	if s.root.borrowed || s.base.backend() != "epoll" {
-		return 0
+// connHandling returns what the request callbacks of s do to its
+// connections (GOLIBEVENT_HTTP_CONN_* in http_cgo.h). On a server that the
+// package created, or on a virtual host of one, the connections read
+// without FIONREAD (bufferevent_fixedread.c), and on the epoll backend they
+// also get keepers. A server from WrapHTTPServer keeps libevent's ways: its
+// connections belong to C code, and a keeper needs the connection's close
+// callback, which C code may use. The poll and select backends make no
+// system call that a keeper would save.
+func (s *HTTPServer) connHandling() C.int {
+	switch {
+	case s.root.borrowed:
+		return C.GOLIBEVENT_HTTP_CONN_AS_IS
+	case s.base.backend() != "epoll":
+		return C.GOLIBEVENT_HTTP_CONN_FIXED_READS
+	default:
+		return C.GOLIBEVENT_HTTP_CONN_KEPT
 	}
-	return 1
 }
 
 // httpKeepersLive returns how many connections of the package's servers

@@ -109,8 +109,17 @@ type pathHandler struct {
 // instead of four, or none when SendReply writes the reply at once. The
 // event removes itself while the bufferevent does not
 // read and the descriptor stays readable, and it is freed before evhttp
-// closes the descriptor. Servers from WrapHTTPServer, and their virtual
-// hosts, get no such events.
+// closes the descriptor.
+//
+// On every backend, from its first request on, a connection whose
+// bufferevent is a socket one reads without first asking the kernel how
+// many bytes are waiting (the ioctl FIONREAD of libevent's evbuffer_read).
+// Each read takes what the socket holds, within the same limits: 4096
+// bytes, the high watermark, the maximum single read and the rate limits.
+// That saves a system call per request.
+//
+// Servers from WrapHTTPServer, and their virtual hosts, get neither
+// change: their connections belong to C code.
 func NewHTTPServer(b *Base) (*HTTPServer, error) {
 	s, err := newServer("evhttp_new", b, nil)
 	if err != nil {
@@ -155,7 +164,7 @@ func newServer(op string, b *Base, root *HTTPServer) (*HTTPServer, error) {
 		return nil, opError(op, errno)
 	}
 	s.key = handles.register(s)
-	if err := b.callOnLoop(func() { C.golibevent_http_set_gencb(s.ptr, s.key, s.keepPolled()) }); err != nil {
+	if err := b.callOnLoop(func() { C.golibevent_http_set_gencb(s.ptr, s.key, s.connHandling()) }); err != nil {
 		C.evhttp_free(s.ptr)
 		handles.release(s.key)
 		return nil, err
@@ -396,7 +405,7 @@ func (s *HTTPServer) Handle(path string, fn HandlerFunc) error {
 		}
 		h := &pathHandler{server: s, path: path, fn: fn}
 		h.key = handles.register(h)
-		if r := C.golibevent_http_set_cb(s.ptr, cpath, h.key, s.keepPolled()); r != 0 {
+		if r := C.golibevent_http_set_cb(s.ptr, cpath, h.key, s.connHandling()); r != 0 {
 			handles.release(h.key)
 			return invalidError(op, "libevent rejected path %q (result %d)", path, int(r))
 		}
@@ -422,7 +431,7 @@ func (s *HTTPServer) HandleDefault(fn HandlerFunc) error {
 		s.gencbSet = s.borrowed && fn != nil
 		s.mu.Unlock()
 		if install {
-			C.golibevent_http_set_gencb(s.ptr, s.key, s.keepPolled())
+			C.golibevent_http_set_gencb(s.ptr, s.key, s.connHandling())
 		}
 		if remove {
 			C.golibevent_http_clear_gencb(s.ptr)

@@ -20,6 +20,13 @@
  * the low five bits. */
 typedef uint16_t bufferevent_suspend_flags;
 
+/* BEV_SUSPEND_WM: reading stopped at the high watermark. */
+#define BEV_SUSPEND_WM ((bufferevent_suspend_flags)0x01)
+
+/* Stop reading for the reasons in what. */
+void bufferevent_suspend_read_(struct bufferevent *bufev,
+    bufferevent_suspend_flags what);
+
 /* Stop and restart writing for the reasons in what; writing resumes once no
  * reason is left and EV_WRITE is enabled. */
 void bufferevent_suspend_write_(struct bufferevent *bufev,
@@ -32,6 +39,28 @@ void bufferevent_unsuspend_write_(struct bufferevent *bufev,
  * the struct bufferevent. */
 int bufferevent_decrement_write_buckets_(struct bufferevent *bev,
     ev_ssize_t bytes);
+
+/* The most that the next read may take under the maximum single read and
+ * the rate limits. It takes a struct bufferevent_private *, and the caller
+ * holds the bufferevent's lock. */
+ev_ssize_t bufferevent_get_read_max_(struct bufferevent *bev);
+
+/* Counts bytes read against the read buckets, like the write function
+ * above. */
+int bufferevent_decrement_read_buckets_(struct bufferevent *bev,
+    ev_ssize_t bytes);
+
+/* Run the read callback and the event callback, or schedule them when the
+ * bufferevent defers its callbacks, as libevent's own read callback does
+ * (options 0). */
+void bufferevent_run_readcb_(struct bufferevent *bufev, int options);
+void bufferevent_run_eventcb_(struct bufferevent *bufev, short what,
+    int options);
+
+/* Take and drop a reference with the lock, around a callback that may
+ * free the bufferevent. */
+void bufferevent_incref_and_lock_(struct bufferevent *bufev);
+int bufferevent_decref_and_unlock_(struct bufferevent *bufev);
 
 /* The operations of socket bufferevents: be_ops of every bufferevent that
  * bufferevent_socket_new creates. */

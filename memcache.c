@@ -7,10 +7,10 @@
  * runs several threads, so glibc takes its arena lock for each allocation
  * that its own per-thread cache (tcache) does not serve, such as calloc and
  * sizes whose tcache bin is empty or full. This cache keeps freed blocks
- * per size class, per thread, without locks: at least CLASS_MIN_COUNT blocks
- * of a class and as many more as fit in CLASS_BYTES, and at most
- * GROUP_BYTES of small blocks and GROUP_BYTES of large ones, so that large
- * blocks never crowd out the small ones. Its blocks come from malloc and go back to free, so code
+ * per size class, per thread, without locks. A class keeps at least
+ * CLASS_MIN_COUNT blocks, and more while they fit in CLASS_BYTES. The cache
+ * keeps at most GROUP_BYTES of small blocks and GROUP_BYTES of large ones,
+ * so that large blocks never crowd out the small ones. Its blocks come from malloc and go back to free, so code
  * that calls malloc and free directly can share every block with it.
  */
 #include "memcache.h"
@@ -261,7 +261,7 @@ static void *check_on_thread(void *arg)
 {
 	unsigned *cached = arg;
 	static const size_t sizes[2] = {40, 1000};
-	/* Room for the largest limit of a class, that of the smallest. */
+	/* Room for the largest class limit: that of the smallest class. */
 	static __thread void *blocks[CLASS_BYTES / SMALL_MIN + 8];
 	void *p, *q;
 	unsigned n;

@@ -1,0 +1,34 @@
+//go:build cgo
+
+package libevent
+
+// #include "cgo_callbacks.h"
+// #include "http_cgo.h"
+import "C"
+
+// fixedReadCounts holds what the package's read callback of
+// bufferevent_fixedread.c did in the process: reads that took data, and
+// the ends of reading by the end of the stream, an error and a timeout.
+type fixedReadCounts struct {
+	reads, eof, errors, timeouts int64
+}
+
+func fixedReadsSoFar() fixedReadCounts {
+	return fixedReadCounts{
+		reads:    int64(C.golibevent_bev_fixed_read_count(C.GOLIBEVENT_FIXED_READ_DATA)),
+		eof:      int64(C.golibevent_bev_fixed_read_count(C.GOLIBEVENT_FIXED_READ_EOF)),
+		errors:   int64(C.golibevent_bev_fixed_read_count(C.GOLIBEVENT_FIXED_READ_ERROR)),
+		timeouts: int64(C.golibevent_bev_fixed_read_count(C.GOLIBEVENT_FIXED_READ_TIMEOUT)),
+	}
+}
+
+// readsFixed reports whether the bufferevent of r's connection reads
+// through the package's callback. It must run on the loop's goroutine, in
+// r's handler.
+func (r *HTTPRequest) readsFixed() bool {
+	evcon := C.evhttp_request_get_connection(r.ptr)
+	if evcon == nil {
+		return false
+	}
+	return C.golibevent_bev_fixed_reads(C.evhttp_connection_get_bufferevent(evcon)) == 1
+}
