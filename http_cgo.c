@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 struct evkeyvalq *golibevent_headers_new(void)
 {
@@ -114,6 +115,82 @@ static void drop_body(struct evhttp_request *req, int code, size_t extra)
 	}
 }
 
+static const char day_names[7][4] = {
+	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
+};
+static const char month_names[12][4] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
+
+/* The Date value of the second date_second, formatted on the thread's
+ * first reply in that second. */
+static __thread time_t date_second = -1;
+static __thread char date_value[32];
+
+/* current_date returns the current time as an HTTP date in the IMF-fixdate
+ * format that Go's http.TimeFormat also uses, or NULL when the clock cannot
+ * be read. It spells the names
+ * itself, so a locale that C code sets does not change them. */
+static const char *current_date(void)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now == (time_t)-1)
+		return NULL;
+	if (now != date_second) {
+		if (gmtime_r(&now, &tm) == NULL)
+			return NULL;
+		snprintf(date_value, sizeof(date_value),
+		    "%s, %02d %s %04d %02d:%02d:%02d GMT",
+		    day_names[tm.tm_wday], tm.tm_mday, month_names[tm.tm_mon],
+		    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		date_second = now;
+	}
+	return date_value;
+}
+
+/* format_size writes n in decimal to out, which has room for 21 bytes. */
+static void format_size(char *out, size_t n)
+{
+	char digits[21];
+	int i = 0;
+
+	do {
+		digits[i++] = (char)('0' + n % 10);
+		n /= 10;
+	} while (n != 0);
+	while (i > 0)
+		*out++ = digits[--i];
+	*out = '\0';
+}
+
+/* add_reply_headers adds the Date and Content-Length headers that
+ * evhttp_make_header adds to a full reply to HTTP/1.1 when the handler set
+ * none, in the same order and with the same values. Here Date is formatted
+ * once a second, and Content-Length without printf. */
+static void add_reply_headers(struct evhttp_request *req, int code)
+{
+	struct evkeyvalq *headers;
+	const char *date;
+	char length[24];
+
+	if (req->major != 1 || req->minor < 1)
+		return;
+	headers = evhttp_request_get_output_headers(req);
+	if (evhttp_find_header(headers, "Date") == NULL &&
+	    (date = current_date()) != NULL)
+		evhttp_add_header(headers, "Date", date);
+	if (reply_has_body(req, code) &&
+	    evhttp_find_header(headers, "Transfer-Encoding") == NULL &&
+	    evhttp_find_header(headers, "Content-Length") == NULL) {
+		format_size(length, evbuffer_get_length(
+		    evhttp_request_get_output_buffer(req)));
+		evhttp_add_header(headers, "Content-Length", length);
+	}
+}
+
 int golibevent_http_send_reply(struct evhttp_request *req, int code,
     const char *reason, const void *data, size_t len)
 {
@@ -126,6 +203,7 @@ int golibevent_http_send_reply(struct evhttp_request *req, int code,
 	else if (len > 0 &&
 	    evbuffer_add(evhttp_request_get_output_buffer(req), data, len) != 0)
 		return -1;
+	add_reply_headers(req, code);
 	golibevent_http_reply_direct(req, code, reason);
 	return 0;
 }

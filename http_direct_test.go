@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -173,5 +174,59 @@ func TestHTTPReplyAtOnceThenClose(t *testing.T) {
 		assert.Equal(t, "bye", body)
 		k.waitClosed()
 		assert.ErrorIs(t, <-loopDone, ErrClosed)
+	})
+}
+
+// dateLine matches the value of a Date header.
+var dateLine = regexp.MustCompile(`(?m)^Date: ([^\r]*)\r$`)
+
+func TestHTTPReplyHeadersMatchLibevent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		b := newBase(t, bk)
+		cs := newCServer(t, b.C())
+		s, err := WrapHTTPServer(cs.c.C(), b)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		require.NoError(t, s.Handle("/go", goReply("from C")))
+		require.NoError(t, s.Handle("/go-set", func(r *HTTPRequest) {
+			assert.NoError(t, r.OutputHeaders().Add("Date", "Mon, 02 Jan 2006 15:04:05 GMT"))
+			assert.NoError(t, r.OutputHeaders().Add("Content-Length", "6"))
+			assert.NoError(t, r.SendReply(http.StatusOK, "OK", []byte("from C")))
+		}))
+		runLoopUntilCleanup(t, b)
+		addr := strings.TrimPrefix(cs.url, "http://")
+
+		// The same reply from evhttp alone (/c) and through the package's
+		// shim (/go) has the same bytes, but for the Date value.
+		requests := []string{
+			"GET %s HTTP/1.1\r\nHost: t\r\n\r\n",
+			"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+			"POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc",
+			"GET %s HTTP/1.0\r\n\r\n",
+			"GET %s HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+		}
+		for _, raw := range requests {
+			fromC, err := rawExchange(t, addr, fmt.Sprintf(raw, "/c"))
+			require.NoError(t, err)
+			fromGo, err := rawExchange(t, addr, fmt.Sprintf(raw, "/go"))
+			require.NoError(t, err)
+			cDates := dateLine.FindAllStringSubmatch(fromC, -1)
+			goDates := dateLine.FindAllStringSubmatch(fromGo, -1)
+			require.Len(t, goDates, len(cDates), "request %q: %q", raw, fromGo)
+			for _, m := range goDates {
+				_, err := time.Parse(http.TimeFormat, m[1])
+				assert.NoError(t, err, "request %q", raw)
+			}
+			normalize := func(s string) string { return dateLine.ReplaceAllString(s, "Date: -\r") }
+			assert.Equal(t, normalize(fromC), normalize(fromGo), "request %q", raw)
+		}
+
+		// Values that the handler set stay, once each.
+		out, err := rawExchange(t, addr, "GET /go-set HTTP/1.1\r\nHost: t\r\n\r\n")
+		require.NoError(t, err)
+		assert.Equal(t, 1, strings.Count(out, "\r\nDate: "), out)
+		assert.Contains(t, out, "\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\n")
+		assert.Equal(t, 1, strings.Count(out, "\r\nContent-Length: "), out)
+		assert.Contains(t, out, "\r\nContent-Length: 6\r\n")
 	})
 }
