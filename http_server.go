@@ -740,6 +740,11 @@ func (s *HTTPServer) SetDefaultContentType(contentType string) error {
 // An OpenSSL bufferevent needs BEVOptCloseOnFree, which makes libevent free
 // its SSL with the connection; [HTTPServer.SetTLS] does all this in C.
 //
+// When the server takes the bufferevent over, it removes the bufferevent's
+// rate limit and its rate limit group, whose TokenBucket and
+// RateLimitGroup Go may free before the connection ends. Watermarks and the
+// maximum single read stay.
+//
 // A filter bufferevent ([Base.NewBufferEventFilter]) serves only the first
 // request of a keep-alive connection. libevent 2.1.12's filter passes its
 // output on when data is added while writing is enabled, but evhttp adds
