@@ -727,3 +727,40 @@ func TestHTTPHandlerHeaderSnapshot(t *testing.T) {
 		assert.Equal(t, "text/plain", resp.Header.Get("Content-Type"))
 	})
 }
+
+func TestHTTPHandlerNoContentLengthOn204And304(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleHTTPDefault(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/204":
+					w.WriteHeader(http.StatusNoContent)
+				case "/304":
+					w.WriteHeader(http.StatusNotModified)
+				case "/304-length":
+					// net/http keeps a Content-Length that the handler set.
+					w.Header().Set("Content-Length", "42")
+					w.WriteHeader(http.StatusNotModified)
+				}
+			})))
+		})
+		cases := []struct {
+			path, status, length string
+		}{
+			{"/204", "HTTP/1.1 204 ", ""},
+			{"/304", "HTTP/1.1 304 ", ""},
+			{"/304-length", "HTTP/1.1 304 ", "42"},
+		}
+		for _, tc := range cases {
+			out, err := rawExchange(t, hs.addr, "GET "+tc.path+" HTTP/1.1\r\nHost: t\r\n\r\n")
+			require.NoError(t, err)
+			assert.True(t, strings.HasPrefix(out, tc.status), "%s: %q", tc.path, out)
+			if tc.length == "" {
+				assert.NotContains(t, out, "\r\nContent-Length:", tc.path)
+			} else {
+				assert.Equal(t, 1, strings.Count(out, "\r\nContent-Length: "), "%s: %q", tc.path, out)
+				assert.Contains(t, out, "\r\nContent-Length: "+tc.length+"\r\n", tc.path)
+			}
+		}
+	})
+}

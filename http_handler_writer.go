@@ -422,7 +422,12 @@ func (w *responseWriter) finish() {
 
 	const op = "evhttp_send_reply"
 	contentLength := int64(len(w.buf))
-	if w.req.Method == http.MethodHead {
+	switch {
+	case !w.bodyAllowed():
+		// As in net/http, 204 and 304 get no Content-Length of their own,
+		// only one that the handler set.
+		contentLength = -1
+	case w.req.Method == http.MethodHead:
 		// A HEAD reply carries the Content-Length that a GET would get.
 		contentLength = -1
 		if w.declared < 0 && w.written > 0 {
