@@ -745,6 +745,14 @@ func (s *HTTPServer) SetDefaultContentType(contentType string) error {
 // RateLimitGroup Go may free before the connection ends. Watermarks and the
 // maximum single read stay.
 //
+// Leave the read high watermark at 0 (none) or above the largest request
+// that the server accepts (SetMaxHeaderBytes plus SetMaxBodyBytes). evhttp
+// 2.1.12 reads a body with Content-Length, and each chunk of a chunked
+// one, only once it is whole in the input. A request that does not fit
+// below the watermark never completes. The loop then stays busy, and the
+// server's timeout does not end the connection. This was seen on every
+// backend, and also on a server that C code set up.
+//
 // A filter bufferevent ([Base.NewBufferEventFilter]) serves only the first
 // request of a keep-alive connection. libevent 2.1.12's filter passes its
 // output on when data is added while writing is enabled, but evhttp adds
