@@ -749,9 +749,12 @@ func (s *HTTPServer) SetDefaultContentType(contentType string) error {
 // that the server accepts (SetMaxHeaderBytes plus SetMaxBodyBytes). evhttp
 // 2.1.12 reads a body with Content-Length, and each chunk of a chunked
 // one, only once it is whole in the input. A request that does not fit
-// below the watermark never completes. The loop then stays busy, and the
-// server's timeout does not end the connection. This was seen on every
-// backend, and also on a server that C code set up.
+// below the watermark never completes. libevent 2.1.12 then runs evhttp's
+// read callback again on every pass of the loop while the input stays at
+// the watermark (see [BufferEvent.SetWatermark], whose remedy does not
+// reach evhttp's callback), so the loop stays busy. The server's timeout
+// does not end the connection either, because it applies only while the
+// bufferevent reads.
 //
 // A filter bufferevent ([Base.NewBufferEventFilter]) serves only the first
 // request of a keep-alive connection. libevent 2.1.12's filter passes its
