@@ -22,6 +22,14 @@
  * BEV_EVENT_ERROR. A read with nothing to take (EAGAIN) waits for the next
  * readable pass.
  *
+ * One difference is on purpose: the end of the stream does not end
+ * reading while a reply goes out (evhttp has set no read callback then) or
+ * the output contains data. A client may shut down its sending
+ * side after a request and still read the reply, but evhttp takes the end
+ * of the stream for a lost connection and drops what it has not written
+ * yet. The callback turns reading off instead, and the first read after
+ * evhttp turns it on again for the next request reports the end.
+ *
  * One difference is in memory: when the input's last chain has less room
  * than the read may take, the input gets a chain with room for 4096 bytes,
  * where evbuffer_read would size it for the bytes that wait. evhttp drains
@@ -49,9 +57,9 @@
 #define FIXED_READ_MAX 4096
 
 /* What the callback did in the process, for tests: reads that took data,
- * and the ends of reading by the end of the stream, an error and a
- * timeout. */
-static atomic_long fixed_read_counts[4];
+ * the ends of reading by the end of the stream, an error and a timeout,
+ * and ends of the stream held back while a reply was written. */
+static atomic_long fixed_read_counts[5];
 
 static void count_fixed_read(int what)
 {
@@ -131,6 +139,17 @@ static void fixed_read_cb(evutil_socket_t fd, short what, void *arg)
 		goto fail;
 	}
 	if (n == 0) {
+		/* evhttp takes the end of the stream for a lost connection and
+		 * drops the rest of a reply, but a client that shut down only
+		 * its sending side still reads. While a reply goes out, evhttp
+		 * sets no read callback, and between two chunks the output can
+		 * be empty. Reading stops instead, and the read after the
+		 * reply, when evhttp turns reading on again, finds the end. */
+		if (bev->readcb == NULL || evbuffer_get_length(bev->output) > 0) {
+			count_fixed_read(GOLIBEVENT_FIXED_READ_EOF_HELD);
+			bufferevent_disable(bev, EV_READ);
+			goto done;
+		}
 		events |= BEV_EVENT_EOF;
 		count_fixed_read(GOLIBEVENT_FIXED_READ_EOF);
 		goto fail;

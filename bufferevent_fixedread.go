@@ -6,11 +6,14 @@ package libevent
 // #include "http_cgo.h"
 import "C"
 
-// fixedReadCounts holds what the package's read callback of
-// bufferevent_fixedread.c did in the process: reads that took data, and
-// the ends of reading by the end of the stream, an error and a timeout.
+// fixedReadCounts counts what the package's read callback of
+// bufferevent_fixedread.c did in the process. It counts reads that took
+// data, the ends of reading by the end of the stream, an error and a
+// timeout, and the ends of the stream that waited for a reply to go out.
 type fixedReadCounts struct {
 	reads, eof, errors, timeouts int64
+	// eofHeld counts ends of the stream that waited for a reply.
+	eofHeld int64
 }
 
 func fixedReadsSoFar() fixedReadCounts {
@@ -19,6 +22,7 @@ func fixedReadsSoFar() fixedReadCounts {
 		eof:      int64(C.golibevent_bev_fixed_read_count(C.GOLIBEVENT_FIXED_READ_EOF)),
 		errors:   int64(C.golibevent_bev_fixed_read_count(C.GOLIBEVENT_FIXED_READ_ERROR)),
 		timeouts: int64(C.golibevent_bev_fixed_read_count(C.GOLIBEVENT_FIXED_READ_TIMEOUT)),
+		eofHeld:  int64(C.golibevent_bev_fixed_read_count(C.GOLIBEVENT_FIXED_READ_EOF_HELD)),
 	}
 }
 

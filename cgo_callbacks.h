@@ -195,12 +195,14 @@ int golibevent_bev_use_fixed_reads(struct bufferevent *bev);
 /* Returns 1 when bev reads through the package's callback. */
 int golibevent_bev_fixed_reads(struct bufferevent *bev);
 /* What the package's read callback did in the process, for tests: reads
- * that took data, and ends of reading. */
+ * that took data, ends of reading, and ends of the stream held back while a
+ * reply was written. */
 enum {
 	GOLIBEVENT_FIXED_READ_DATA = 0,
 	GOLIBEVENT_FIXED_READ_EOF = 1,
 	GOLIBEVENT_FIXED_READ_ERROR = 2,
-	GOLIBEVENT_FIXED_READ_TIMEOUT = 3
+	GOLIBEVENT_FIXED_READ_TIMEOUT = 3,
+	GOLIBEVENT_FIXED_READ_EOF_HELD = 4
 };
 long golibevent_bev_fixed_read_count(int what);
 /* Add data or a buffer's contents to the output, as bufferevent_write and

@@ -3,6 +3,7 @@
 package libevent
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -233,5 +235,66 @@ func TestHTTPFixedReadsNotOnWrappedServer(t *testing.T) {
 		require.NoError(t, b.callOnLoop(func() {
 			assert.Equal(t, []bool{false, false}, fixed)
 		}))
+	})
+}
+
+// TestHTTPHalfClosedClientGetsWholeReply checks that a client that shuts
+// down its sending side after its requests still gets whole replies, and
+// then the end of the connection. evhttp alone would take the end of the
+// stream for a lost connection and drop the rest of the reply.
+func TestHTTPHalfClosedClientGetsWholeReply(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleDefault(func(r *HTTPRequest) {
+				n, err := strconv.Atoi(strings.TrimPrefix(r.URI(), "/"))
+				assert.NoError(t, err)
+				assert.NoError(t, r.SendReply(http.StatusOK, "", testBody(n)))
+			}))
+			require.NoError(t, s.HandleHTTP("/adapter", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, err := w.Write(testBody(300000))
+				assert.NoError(t, err)
+			})))
+		})
+		before := fixedReadsSoFar()
+		cases := [][]string{
+			{"/100000"},
+			{"/4194304"},
+			{"/adapter"},
+			{"/70000", "/200000"},
+		}
+		for _, paths := range cases {
+			c, err := net.Dial("tcp", hs.addr)
+			require.NoError(t, err)
+			require.NoError(t, c.SetDeadline(time.Now().Add(30*time.Second)))
+			var raw strings.Builder
+			for _, p := range paths {
+				fmt.Fprintf(&raw, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", p)
+			}
+			_, err = io.WriteString(c, raw.String())
+			require.NoError(t, err)
+			require.NoError(t, c.(*net.TCPConn).CloseWrite())
+			rd := bufio.NewReader(c)
+			for _, p := range paths {
+				resp, err := http.ReadResponse(rd, &http.Request{Method: http.MethodGet})
+				require.NoError(t, err, p)
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				require.NoError(t, err, p)
+				want := 300000
+				if p != "/adapter" {
+					want, err = strconv.Atoi(strings.TrimPrefix(p, "/"))
+					require.NoError(t, err)
+				}
+				assert.Equal(t, digestOf(testBody(want)), digestOf(body), p)
+			}
+			// The server then closes the connection.
+			rest, err := io.ReadAll(rd)
+			assert.NoError(t, err, "%v", paths)
+			assert.Empty(t, rest, "%v", paths)
+			c.Close()
+		}
+		after := fixedReadsSoFar()
+		assert.GreaterOrEqual(t, after.eofHeld-before.eofHeld, int64(1), "ends of the stream held back")
+		assert.GreaterOrEqual(t, after.eof-before.eof, int64(len(cases)), "ends of the stream reported")
 	})
 }

@@ -116,7 +116,11 @@ type pathHandler struct {
 // many bytes are waiting (the ioctl FIONREAD of libevent's evbuffer_read).
 // Each read takes what the socket holds, within the same limits: 4096
 // bytes, the high watermark, the maximum single read and the rate limits.
-// That saves a system call per request.
+// That saves a system call per request. Such a connection also serves a
+// client that shuts down its sending side after its requests, as `nc -N`
+// does. The end of the stream then waits until the replies have gone out,
+// and the connection closes after them. evhttp alone takes that end for a
+// lost connection and drops the rest of a reply.
 //
 // Servers from WrapHTTPServer, and their virtual hosts, get neither
 // change: their connections belong to C code.
