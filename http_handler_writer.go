@@ -129,7 +129,8 @@ func (w *responseWriter) snapshotHeader() {
 			// libevent chooses the framing of the body.
 			continue
 		case strings.EqualFold(name, "Content-Length"):
-			if len(values) == 0 {
+			// As in net/http, a status without a body drops it.
+			if len(values) == 0 || !w.bodyAllowed() {
 				continue
 			}
 			n, err := strconv.ParseInt(strings.TrimSpace(values[0]), 10, 64)
@@ -139,6 +140,10 @@ func (w *responseWriter) snapshotHeader() {
 			}
 			continue
 		case strings.EqualFold(name, "Content-Type"):
+			// net/http drops Content-Type from a 304 as well.
+			if w.status == http.StatusNotModified {
+				continue
+			}
 			w.sentType = true
 		}
 		for _, v := range values {
@@ -424,8 +429,7 @@ func (w *responseWriter) finish() {
 	contentLength := int64(len(w.buf))
 	switch {
 	case !w.bodyAllowed():
-		// As in net/http, 204 and 304 get no Content-Length of their own,
-		// only one that the handler set.
+		// As in net/http, 204 and 304 get no Content-Length.
 		contentLength = -1
 	case w.req.Method == http.MethodHead:
 		// A HEAD reply carries the Content-Length that a GET would get.
