@@ -777,3 +777,26 @@ func TestHTTPHandlerNoContentLengthOn204And304(t *testing.T) {
 		assert.Contains(t, out, "\r\nEtag: \"v1\"\r\n", "other headers stay")
 	})
 }
+
+func TestHTTPHandlerHeadSniffsContentType(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, bk backend) {
+		const page = "<!DOCTYPE html><p>hi</p>"
+		hs := startHTTPServer(t, bk, func(s *HTTPServer) {
+			require.NoError(t, s.HandleHTTPDefault(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// Two writes, as a template might make them.
+				io.WriteString(w, page[:5])
+				io.WriteString(w, page[5:])
+			})))
+		})
+		get, err := rawExchange(t, hs.addr, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+		require.NoError(t, err)
+		head, err := rawExchange(t, hs.addr, "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n")
+		require.NoError(t, err)
+		for name, out := range map[string]string{"GET": get, "HEAD": head} {
+			assert.Contains(t, out, "\r\nContent-Type: text/html; charset=utf-8\r\n", name)
+			assert.Contains(t, out, fmt.Sprintf("\r\nContent-Length: %d\r\n", len(page)), name)
+		}
+		assert.True(t, strings.HasSuffix(get, "\r\n\r\n"+page), "GET reply: %q", get)
+		assert.True(t, strings.HasSuffix(head, "\r\n\r\n"), "HEAD reply has no body: %q", head)
+	})
+}

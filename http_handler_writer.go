@@ -45,6 +45,9 @@ type responseWriter struct {
 	// written counts the body bytes that Write accepted.
 	written int64
 	buf     []byte
+	// headSniff keeps the first bytes written in reply to HEAD, which
+	// libevent does not send, for the sniffed Content-Type.
+	headSniff []byte
 
 	// started is set once the status and headers were handed to libevent
 	// for a chunked reply; the body then goes out in chunks.
@@ -189,7 +192,11 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	}
 	w.written += int64(len(p))
 	if w.req.Method == http.MethodHead {
-		// libevent sends no body in reply to HEAD.
+		// libevent sends no body in reply to HEAD, but net/http still
+		// sniffs its Content-Type.
+		if n := sniffLen - len(w.headSniff); n > 0 && !w.sentType {
+			w.headSniff = append(w.headSniff, p[:min(n, len(p))]...)
+		}
 		return len(p), nil
 	}
 	if !w.started && len(w.buf)+len(p) <= handlerBufferSize {
@@ -269,6 +276,9 @@ func cBytes(b []byte) unsafe.Pointer {
 	return unsafe.Pointer(&b[0])
 }
 
+// sniffLen is how many bytes http.DetectContentType looks at.
+const sniffLen = 512
+
 // headerBlock encodes the headers to send as name\0value\0 pairs. sniff is
 // the start of the body, from which Content-Type is guessed when the
 // handler set none; contentLength, when not negative, replaces the
@@ -278,7 +288,7 @@ func (w *responseWriter) headerBlock(sniff []byte, contentLength int64) []byte {
 	// place.
 	block := w.sent
 	if !w.sentType && len(sniff) > 0 && w.bodyAllowed() {
-		block = appendHeader(block, "Content-Type", http.DetectContentType(sniff[:min(len(sniff), 512)]))
+		block = appendHeader(block, "Content-Type", http.DetectContentType(sniff[:min(len(sniff), sniffLen)]))
 	}
 	switch {
 	case contentLength >= 0:
@@ -312,6 +322,9 @@ func (w *responseWriter) start(next []byte) error {
 	sniff := w.buf
 	if len(sniff) == 0 {
 		sniff = next
+	}
+	if len(sniff) == 0 {
+		sniff = w.headSniff
 	}
 	block := w.headerBlock(sniff, -1)
 	reason := reasonPhrase(w.status)
@@ -438,7 +451,11 @@ func (w *responseWriter) finish() {
 			contentLength = w.written
 		}
 	}
-	block := w.headerBlock(w.buf, contentLength)
+	sniff := w.buf
+	if len(sniff) == 0 {
+		sniff = w.headSniff
+	}
+	block := w.headerBlock(sniff, contentLength)
 	reason := reasonPhrase(w.status)
 	body := w.buf
 	r := w.r
