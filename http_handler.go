@@ -110,6 +110,8 @@ func (s *HTTPServer) HandleHTTPDefault(h http.Handler) error {
 //     [HTTPServer.SetDefaultContentType]) from libevent.
 //   - The reason phrase comes from [http.StatusText], and from libevent
 //     for codes that Go does not know.
+//   - A reply to an HTTP/1.0 request has no Date header unless the handler
+//     sets one: libevent adds Date only to replies to HTTP/1.1.
 //   - Header names that are not valid tokens are dropped, and CR, LF and
 //     NUL in values become spaces, as net/http does with CR and LF.
 //   - A handler that sets Content-Length and writes a different number of
