@@ -254,6 +254,9 @@ void golibevent_memcache_thread_stats(uint64_t *hits, uint64_t *misses, uint64_t
 	*cached = n;
 }
 
+/* Blocks that the limit check allocates beyond a class's limit. */
+#define EXTRA_BLOCKS 64
+
 /* check_on_thread runs the checks that need a thread of their own: reuse
  * and the limits. It stores in *arg the blocks that its cache keeps when it
  * ends. */
@@ -261,8 +264,9 @@ static void *check_on_thread(void *arg)
 {
 	unsigned *cached = arg;
 	static const size_t sizes[2] = {40, 1000};
-	/* Room for the largest class limit: that of the smallest class. */
-	static __thread void *blocks[CLASS_BYTES / SMALL_MIN + 8];
+	/* Room for the largest class limit, that of the smallest class, and
+	 * EXTRA_BLOCKS more. */
+	static __thread void *blocks[CLASS_BYTES / SMALL_MIN + EXTRA_BLOCKS];
 	void *p, *q;
 	unsigned n;
 	int i, c, k;
@@ -281,14 +285,23 @@ static void *check_on_thread(void *arg)
 	    class_limit(class_for_request(1000)) != CLASS_MIN_COUNT)
 		return (void *)(intptr_t)11;
 	for (k = 0; k < 2; k++) {
-		unsigned limit;
+		unsigned limit, fit = 0, want;
 		c = class_for_request(sizes[k]);
 		limit = class_limit(c);
-		for (i = 0; i < (int)limit + 8; i++)
+		/* malloc may give a chunk larger than requested, whose block
+		 * goes to a larger class, so the check counts the blocks that
+		 * fit class c and needs more of them than the limit. */
+		for (i = 0; i < (int)limit + EXTRA_BLOCKS; i++) {
 			blocks[i] = cached_malloc(sizes[k]);
-		for (i = 0; i < (int)limit + 8; i++)
+			if (class_for_block(malloc_usable_size(blocks[i])) == c)
+				fit++;
+		}
+		if (fit <= limit)
+			return (void *)(intptr_t)15;
+		want = cache.count[c] + fit < limit ? cache.count[c] + fit : limit;
+		for (i = 0; i < (int)limit + EXTRA_BLOCKS; i++)
 			cached_free(blocks[i]);
-		if (cache.count[c] != limit || cache.bytes[0] > GROUP_BYTES)
+		if (cache.count[c] != want || cache.bytes[0] > GROUP_BYTES)
 			return (void *)(intptr_t)11;
 	}
 
