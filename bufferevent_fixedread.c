@@ -11,7 +11,7 @@
  *
  * golibevent_bev_use_fixed_reads gives a socket bufferevent's read event
  * the callback below, which does what the bufferevent's own callback does
- * but reserves room for 4096 bytes in the input and reads without asking
+ * but reserves room for 4096 bytes in the input and reads without querying
  * first. A read then takes what the socket holds, up to the same limits:
  * 4096 bytes, the room left below the high watermark, the maximum single
  * read and the rate limits, whose buckets it charges. As before, a read
@@ -22,17 +22,18 @@
  * BEV_EVENT_ERROR. A read with nothing to take (EAGAIN) waits for the next
  * readable pass.
  *
- * One difference is on purpose: the end of the stream does not end
- * reading while a reply goes out (evhttp has set no read callback then) or
- * the output contains data. A client may shut down its sending
- * side after a request and still read the reply, but evhttp takes the end
- * of the stream for a lost connection and drops what it has not written
- * yet. The callback turns reading off instead, and the first read after
- * evhttp turns it on again for the next request reports the end.
+ * Two things differ from libevent's callback. The first is on purpose: the
+ * end of the stream does not end reading while a reply goes out (evhttp
+ * has set no read callback then) or the output contains data. A client may
+ * shut down its sending side after a request and still read the reply, but
+ * evhttp takes the end of the stream for a lost connection and drops what
+ * it has not written yet. The callback turns reading off instead, and the
+ * first read after evhttp turns it on again for the next request reports
+ * the end.
  *
- * One difference is in memory: when the input's last chain has less room
- * than the read may take, the input gets a chain with room for 4096 bytes,
- * where evbuffer_read would size it for the bytes that wait. evhttp drains
+ * The second is memory: when the input's last chain has less room than the
+ * read may take, the input gets a chain with room for 4096 bytes, where
+ * evbuffer_read would size it for the bytes that are waiting. evhttp drains
  * a request's bytes as it parses them, and an empty chain goes back to the
  * allocation cache.
  *
@@ -61,13 +62,13 @@
  * and ends of the stream held back while a reply was written. */
 static atomic_long fixed_read_counts[5];
 
-static void count_fixed_read(int what)
+static void count_fixed_read(int kind)
 {
-	atomic_fetch_add_explicit(&fixed_read_counts[what], 1,
+	atomic_fetch_add_explicit(&fixed_read_counts[kind], 1,
 	    memory_order_relaxed);
 }
 
-static void fixed_read_cb(evutil_socket_t fd, short what, void *arg)
+static void fixed_read_cb(evutil_socket_t fd, short flags, void *arg)
 {
 	struct bufferevent *bev = arg;
 	struct evbuffer *input = bev->input;
@@ -80,8 +81,8 @@ static void fixed_read_cb(evutil_socket_t fd, short what, void *arg)
 	int nvecs, i;
 
 	bufferevent_incref_and_lock_(bev);
-	if (what == EV_TIMEOUT) {
-		/* When a pass finds data as the timeout expires, what also has
+	if (flags == EV_TIMEOUT) {
+		/* When a pass finds data as the timeout expires, flags also has
 		 * EV_READ, and the callback reads. */
 		events |= BEV_EVENT_TIMEOUT;
 		count_fixed_read(GOLIBEVENT_FIXED_READ_TIMEOUT);
@@ -199,8 +200,8 @@ int golibevent_bev_fixed_reads(struct bufferevent *bev)
 	return event_get_callback(&bev->ev_read) == fixed_read_cb;
 }
 
-long golibevent_bev_fixed_read_count(int what)
+long golibevent_bev_fixed_read_count(int kind)
 {
-	return atomic_load_explicit(&fixed_read_counts[what],
+	return atomic_load_explicit(&fixed_read_counts[kind],
 	    memory_order_relaxed);
 }

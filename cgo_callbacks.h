@@ -188,8 +188,8 @@ int golibevent_bev_write_atmost(struct bufferevent *bev, struct evbuffer *src,
 /* ---- reads without FIONREAD (bufferevent_fixedread.c) ---- */
 
 /* Gives the read event of the socket bufferevent bev the package's read
- * callback, which reads without asking the kernel how many bytes wait
- * first. Returns 0 when bev reads that way, -1 when bev is not a socket
+ * callback, which reads without first querying how many bytes are waiting
+ * (FIONREAD). Returns 0 when bev reads that way, -1 when bev is not a socket
  * bufferevent or its read event is added or active. */
 int golibevent_bev_use_fixed_reads(struct bufferevent *bev);
 /* Returns 1 when bev reads through the package's callback. */
@@ -204,7 +204,7 @@ enum {
 	GOLIBEVENT_FIXED_READ_TIMEOUT = 3,
 	GOLIBEVENT_FIXED_READ_EOF_HELD = 4
 };
-long golibevent_bev_fixed_read_count(int what);
+long golibevent_bev_fixed_read_count(int kind);
 /* Add data or a buffer's contents to the output, as bufferevent_write and
  * bufferevent_write_buffer do, but first write what the socket takes at
  * once when write-through is on. Each returns 0, or -1 when the add

@@ -182,11 +182,7 @@ var dateLine = regexp.MustCompile(`(?m)^Date: ([^\r]*)\r$`)
 
 func TestHTTPReplyHeadersMatchLibevent(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		b := newBase(t, bk)
-		cs := newCServer(t, b.C())
-		s, err := WrapHTTPServer(cs.c.C(), b)
-		require.NoError(t, err)
-		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		b, cs, s := wrapCServer(t, bk)
 		require.NoError(t, s.Handle("/go", goReply("from C")))
 		require.NoError(t, s.Handle("/go-set", func(r *HTTPRequest) {
 			assert.NoError(t, r.OutputHeaders().Add("Date", "Mon, 02 Jan 2006 15:04:05 GMT"))

@@ -218,11 +218,7 @@ func TestHTTPFixedReadsKeepLimits(t *testing.T) {
 
 func TestHTTPFixedReadsNotOnWrappedServer(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		b := newBase(t, bk)
-		cs := newCServer(t, b.C())
-		s, err := WrapHTTPServer(cs.c.C(), b)
-		require.NoError(t, err)
-		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		b, cs, s := wrapCServer(t, bk)
 		var fixed []bool
 		require.NoError(t, s.Handle("/go", digestHandler(t, &fixed)))
 		runLoopUntilCleanup(t, b)

@@ -36,6 +36,18 @@ func newCServer(t *testing.T, base unsafe.Pointer) *cServer {
 	return &cServer{c: cs, url: fmt.Sprintf("http://127.0.0.1:%d", cs.Port)}
 }
 
+// wrapCServer starts a C evhttp server on a new base on bk and wraps it
+// with WrapHTTPServer, which is closed when the test ends.
+func wrapCServer(t *testing.T, bk backend) (*Base, *cServer, *HTTPServer) {
+	t.Helper()
+	b := newBase(t, bk)
+	cs := newCServer(t, b.C())
+	s, err := WrapHTTPServer(cs.c.C(), b)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return b, cs, s
+}
+
 // httpGet sends a GET to url with a fresh connection and returns the status
 // code and body.
 func httpGet(t *testing.T, url string) (int, string) {

@@ -242,11 +242,7 @@ func TestHTTPKeeperOnVirtualHost(t *testing.T) {
 
 func TestHTTPKeeperNotOnWrappedServer(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, bk backend) {
-		b := newBase(t, bk)
-		cs := newCServer(t, b.C())
-		s, err := WrapHTTPServer(cs.c.C(), b)
-		require.NoError(t, err)
-		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		b, cs, s := wrapCServer(t, bk)
 		require.NoError(t, s.Handle("/go", goReply("from Go")))
 		vhost, err := s.AddVirtualHost("vhost.test")
 		require.NoError(t, err)

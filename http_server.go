@@ -112,8 +112,8 @@ type pathHandler struct {
 // closes the descriptor.
 //
 // On every backend, from its first request on, a connection whose
-// bufferevent is a socket one reads without first asking the kernel how
-// many bytes are waiting (the ioctl FIONREAD of libevent's evbuffer_read).
+// bufferevent is a socket one reads without first querying how many bytes
+// are waiting (the ioctl FIONREAD of libevent's evbuffer_read).
 // Each read takes what the socket holds, within the same limits: 4096
 // bytes, the high watermark, the maximum single read and the rate limits.
 // That saves a system call per request. Such a connection also serves a

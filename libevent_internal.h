@@ -40,8 +40,8 @@ void bufferevent_unsuspend_write_(struct bufferevent *bufev,
 int bufferevent_decrement_write_buckets_(struct bufferevent *bev,
     ev_ssize_t bytes);
 
-/* The most that the next read may take under the maximum single read and
- * the rate limits. It takes a struct bufferevent_private *, and the caller
+/* Returns how many bytes the next read may take under the maximum single
+ * read and the rate limits. It takes a struct bufferevent_private *, and the caller
  * holds the bufferevent's lock. */
 ev_ssize_t bufferevent_get_read_max_(struct bufferevent *bev);
 
